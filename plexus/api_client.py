@@ -1,0 +1,252 @@
+"""The Plexus API client: gql over its own httpx transport, with Amplify-named operations.
+
+Round trips per job are kept low on purpose (see docs/PERFORMANCE.md): the item, score and
+scorecard come in one request; the score version and the cached-result lookup in another.
+Retries happen only on throttling and 5xx; a failed write condition is a normal outcome
+(`ConditionFailed`), not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError, TransportServerError
+from gql.transport.httpx import HTTPXAsyncTransport
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from plexus.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONDITION_FAILED = "DynamoDB:ConditionalCheckFailedException"
+JOB_FIELDS = """id status startedAt completedAt errorMessage metadata
+    itemId accountId scorecardId scoreId evaluationId createdAt updatedAt"""
+RESULT_FIELDS = """id value explanation confidence metadata cost code type attachments
+    itemId accountId scorecardId scoreId scoreVersionId scoringJobId createdAt"""
+
+Q_ACCOUNT_BY_KEY = GraphQLRequest(
+    """query AccountByKey($key: String!) {
+      listAccountByKey(key: $key, limit: 1) { items { id key name } }
+    }"""
+)
+Q_JOBS_BY_ACCOUNT = GraphQLRequest(
+    f"""query JobsByAccount($accountId: String!, $filter: ModelScoringJobFilterInput,
+        $limit: Int, $nextToken: String) {{
+      listScoringJobByAccountId(accountId: $accountId, filter: $filter, limit: $limit,
+          nextToken: $nextToken) {{ items {{ {JOB_FIELDS} }} nextToken }}
+    }}"""
+)
+Q_JOB = GraphQLRequest(f"query Job($id: ID!) {{ getScoringJob(id: $id) {{ {JOB_FIELDS} }} }}")
+M_UPDATE_JOB = GraphQLRequest(
+    f"""mutation UpdateJob($input: UpdateScoringJobInput!,
+        $condition: ModelScoringJobConditionInput) {{
+      updateScoringJob(input: $input, condition: $condition) {{ {JOB_FIELDS} }}
+    }}"""
+)
+# One round trip for everything a job needs before it knows the score version.
+Q_JOB_CONTEXT = GraphQLRequest(
+    """query JobContext($itemId: ID!, $scoreId: ID!, $scorecardId: ID!) {
+      getItem(id: $itemId) { id accountId externalId text metadata }
+      getScore(id: $scoreId) { id name key championVersionId }
+      getScorecard(id: $scorecardId) { id name key }
+    }"""
+)
+# The champion version and the newest earlier result for this item, in one round trip.
+Q_VERSION_AND_RESULTS = GraphQLRequest(
+    f"""query VersionAndResults($versionId: ID!, $itemId: String!,
+        $filter: ModelScoreResultFilterInput, $nextToken: String) {{
+      getScoreVersion(id: $versionId) {{ id scoreId configuration }}
+      listScoreResultByItemId(itemId: $itemId, filter: $filter, limit: 100,
+          nextToken: $nextToken) {{ items {{ {RESULT_FIELDS} }} nextToken }}
+    }}"""
+)
+Q_RESULTS_BY_ITEM = GraphQLRequest(
+    f"""query ResultsByItem($itemId: String!, $filter: ModelScoreResultFilterInput,
+        $nextToken: String) {{
+      listScoreResultByItemId(itemId: $itemId, filter: $filter, limit: 100,
+          nextToken: $nextToken) {{ items {{ {RESULT_FIELDS} }} nextToken }}
+    }}"""
+)
+M_CREATE_RESULT = GraphQLRequest(
+    f"""mutation CreateResult($input: CreateScoreResultInput!) {{
+      createScoreResult(input: $input) {{ {RESULT_FIELDS} }}
+    }}"""
+)
+Q_RESULT = GraphQLRequest(f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}")
+
+
+class ApiError(RuntimeError):
+    """The Plexus API answered with an error that is not a lost write condition."""
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the record in another state (e.g. a job already claimed)."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TransportServerError):
+        return exc.code is not None and (exc.code == 429 or exc.code >= 500)
+    if isinstance(exc, TransportQueryError):
+        types = " ".join(str(e.get("errorType", "")) for e in exc.errors or [])
+        return "Throttl" in types or "ProvisionedThroughputExceeded" in types
+    return False
+
+
+def _error_types(exc: TransportQueryError) -> set[str]:
+    return {str(e.get("errorType", "")) for e in exc.errors or []}
+
+
+def parse_json(value: Any) -> dict[str, Any]:
+    """AWSJSON arrives as a JSON string (or null); return a dict."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return value
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+class PlexusApi:
+    """One connected session to the Plexus API; use `async with PlexusApi(settings) as api`."""
+
+    def __init__(self, settings: Settings, *, max_attempts: int = 5) -> None:
+        transport = HTTPXAsyncTransport(
+            url=settings.api_url,
+            headers={"x-api-key": settings.api_key.get()},
+            timeout=settings.api_timeout_seconds,
+        )
+        self._client = Client(
+            transport=transport,
+            fetch_schema_from_transport=settings.fetch_schema,
+            execute_timeout=settings.api_timeout_seconds,
+        )
+        self._session: Any = None
+        self._retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(max_attempts),
+            wait=wait_exponential_jitter(initial=0.2, max=5.0),
+            reraise=True,
+        )
+        self.request_count = 0
+
+    async def __aenter__(self) -> PlexusApi:
+        self._session = await self._client.connect_async()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.close_async()
+
+    async def _execute(self, request: GraphQLRequest, **variables: Any) -> dict[str, Any]:
+        bound = GraphQLRequest(request, variable_values=variables)
+        try:
+            async for attempt in self._retrying:
+                with attempt:
+                    self.request_count += 1
+                    return await self._session.execute(bound)
+        except TransportQueryError as exc:
+            if CONDITION_FAILED in _error_types(exc):
+                raise ConditionFailed(str(exc)) from None
+            raise ApiError(f"Plexus API error: {exc}") from None
+        except TransportServerError as exc:
+            raise ApiError(f"Plexus API HTTP {exc.code}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    # Accounts and jobs -------------------------------------------------------------
+
+    async def account_id(self, key: str) -> str:
+        data = await self._execute(Q_ACCOUNT_BY_KEY, key=key)
+        items = data["listAccountByKey"]["items"]
+        if not items:
+            raise ApiError(f"no account with key {key!r}")
+        return items[0]["id"]
+
+    async def claimable_jobs(
+        self, account_id: str, lease_cutoff: str, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """PENDING jobs and IN_PROGRESS jobs whose lease ended before `lease_cutoff`."""
+        job_filter = {
+            "or": [
+                {"status": {"eq": "PENDING"}},
+                {"and": [{"status": {"eq": "IN_PROGRESS"}}, {"startedAt": {"lt": lease_cutoff}}]},
+            ]
+        }
+        token: str | None = None
+        while True:
+            data = await self._execute(
+                Q_JOBS_BY_ACCOUNT,
+                accountId=account_id,
+                filter=job_filter,
+                limit=page_size,
+                nextToken=token,
+            )
+            page = data["listScoringJobByAccountId"]
+            for job in page["items"]:
+                if job is not None:
+                    yield job
+            token = page.get("nextToken")
+            if not token:
+                return
+
+    async def get_job(self, job_id: str) -> dict[str, Any] | None:
+        return (await self._execute(Q_JOB, id=job_id))["getScoringJob"]
+
+    async def update_job(
+        self, fields: dict[str, Any], condition: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """updateScoringJob; raises ConditionFailed when `condition` does not hold."""
+        data = await self._execute(M_UPDATE_JOB, input=fields, condition=condition)
+        job = data["updateScoringJob"]
+        if job is None:
+            raise ConditionFailed(f"job {fields['id']} was not updated")
+        return job
+
+    # What a job needs ----------------------------------------------------------------
+
+    async def job_context(
+        self, item_id: str, score_id: str, scorecard_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+        data = await self._execute(
+            Q_JOB_CONTEXT, itemId=item_id, scoreId=score_id, scorecardId=scorecard_id
+        )
+        return data["getItem"], data["getScore"], data["getScorecard"]
+
+    async def version_and_cached_result(
+        self, version_id: str, item_id: str, score_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The score version, and the newest prediction for this item, score and version."""
+        result_filter = {
+            "scoreId": {"eq": score_id},
+            "scoreVersionId": {"eq": version_id},
+            "type": {"eq": "prediction"},
+        }
+        data = await self._execute(
+            Q_VERSION_AND_RESULTS, versionId=version_id, itemId=item_id, filter=result_filter
+        )
+        results = list(data["listScoreResultByItemId"]["items"])
+        token = data["listScoreResultByItemId"].get("nextToken")
+        while token:
+            more = await self._execute(
+                Q_RESULTS_BY_ITEM, itemId=item_id, filter=result_filter, nextToken=token
+            )
+            results.extend(more["listScoreResultByItemId"]["items"])
+            token = more["listScoreResultByItemId"].get("nextToken")
+        results = [r for r in results if r is not None]
+        newest = max(results, key=lambda r: r["createdAt"], default=None)
+        return data["getScoreVersion"], newest
+
+    async def create_score_result(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """createScoreResult; ConditionFailed when a result with this id already exists."""
+        data = await self._execute(M_CREATE_RESULT, input=fields)
+        return data["createScoreResult"]
+
+    async def get_score_result(self, result_id: str) -> dict[str, Any] | None:
+        return (await self._execute(Q_RESULT, id=result_id))["getScoreResult"]

@@ -1,0 +1,87 @@
+"""What an invocation asks for, read from the Lambda event.
+
+- `{}` or an EventBridge schedule event: drain the account's claimable jobs;
+- `{"scoringJobId": "..."}`: process that job;
+- an SQS event: each record's body is JSON carrying `scoring_job_id` (or `scoringJobId`).
+Anything else is an `EventError` that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# SQS refuses bodies over 256 KiB, so a larger one did not come from a queue we know.
+MAX_BODY_BYTES = 256 * 1024
+MAX_ID_LENGTH = 200
+
+
+class EventError(ValueError):
+    """The event (or one SQS record) is not something this function handles."""
+
+
+@dataclass(frozen=True)
+class Drain:
+    pass
+
+
+@dataclass(frozen=True)
+class SingleJob:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class SqsBatch:
+    records: list[dict[str, Any]]
+
+
+Request = Drain | SingleJob | SqsBatch
+
+
+def parse_event(event: Any) -> Request:
+    if event is None or event == {}:
+        return Drain()
+    if not isinstance(event, dict):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    if "scoringJobId" in event:
+        return SingleJob(_job_id(event["scoringJobId"], "scoringJobId"))
+    records = event.get("Records")
+    if isinstance(records, list) and records:
+        if all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+            return SqsBatch(records)
+        raise EventError("Records must all be SQS records (eventSource aws:sqs)")
+    if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
+        return Drain()
+    keys = ", ".join(sorted(str(k) for k in event)[:10])
+    raise EventError(
+        f"unrecognised event with keys [{keys}]: expected {{}}, a schedule event, "
+        '{"scoringJobId": "..."} or an SQS event'
+    )
+
+
+def job_id_from_sqs_body(body: Any) -> str:
+    """The scoring job id an SQS message carries, or an EventError naming the problem."""
+    if not isinstance(body, str):
+        raise EventError(f"SQS body must be a string, got {type(body).__name__}")
+    if len(body.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        raise EventError(f"SQS body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, RecursionError):
+        raise EventError("SQS body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise EventError(f"SQS body must be a JSON object, got {type(data).__name__}")
+    for key in ("scoring_job_id", "scoringJobId"):
+        if key in data:
+            return _job_id(data[key], key)
+    raise EventError("SQS body has no scoring_job_id")
+
+
+def _job_id(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise EventError(f"{key} must be a string, got {type(value).__name__}")
+    value = value.strip()
+    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise EventError(f"{key} must be a non-empty printable id of at most {MAX_ID_LENGTH} chars")
+    return value

@@ -1,0 +1,74 @@
+"""Per-job log capture (the `log.txt` attachment) and secret redaction for every log line.
+
+Jobs run concurrently on one event loop, so the current job is a context variable; a
+handler on the `plexus` logger copies each record into that job's buffer.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+_current: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "plexus_job_log", default=None
+)
+_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every known secret value in a record's message with ***."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class _JobBufferHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        buffer = _current.get()
+        if buffer is not None:
+            buffer.append(_FORMAT.format(record))
+
+
+_handler = _JobBufferHandler(level=logging.DEBUG)
+
+
+def install(logger: logging.Logger, secrets: Iterable[str]) -> RedactingFilter:
+    """Attach job capture to `logger`, and redaction to each of its handlers.
+
+    Handler filters, unlike logger filters, also see records from child loggers.
+    Calling it again replaces the secrets.
+    """
+    redactor = RedactingFilter(secrets)
+    if _handler not in logger.handlers:
+        logger.addHandler(_handler)
+    for handler in logger.handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+            handler.removeFilter(old)
+        handler.addFilter(redactor)
+    return redactor
+
+
+@contextmanager
+def capture() -> Iterator[list[str]]:
+    """Collect the log lines of the current job (this task and what it awaits)."""
+    lines: list[str] = []
+    token = _current.set(lines)
+    try:
+        yield lines
+    finally:
+        _current.reset(token)

@@ -1,0 +1,199 @@
+"""Settings from the environment, checked once at start.
+
+A missing or malformed value raises `SettingsError` naming the variable. Secret values are
+wrapped in `Secret`, whose repr and str never show the value, so a settings object can be
+logged or put in an error without leaking a key.
+
+This module is on the cold-start path of every invocation, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that does not show itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str
+    api_key: Secret
+    account_key: str | None
+    bucket: str | None
+    openai_api_key: Secret | None
+    openai_base_url: str | None
+    postgres_uri: Secret | None
+    fetch_schema: bool = False
+    region: str | None = None
+    concurrency: int = 4
+    # A job left IN_PROGRESS longer than this was abandoned (Lambda's limit is 900 s).
+    lease_seconds: float = 960.0
+    max_attempts: int = 3
+    # No new claim when less than this much of the invocation is left.
+    min_remaining_seconds: float = 60.0
+    api_timeout_seconds: float = 30.0
+    model_timeout_seconds: float = 120.0
+    model_max_retries: int = 3
+    content_max_bytes: int = 5_000_000
+    content_timeout_seconds: float = 30.0
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction filters."""
+        values = [self.api_key, self.openai_api_key, self.postgres_uri]
+        return [s.get() for s in values if s is not None and s.get()]
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _required(env: Mapping[str, str], name: str, hint: str = "") -> str:
+    value = _get(env, name)
+    if value is None:
+        raise SettingsError(f"{name} is not set{': ' + hint if hint else ''}")
+    return value
+
+
+def _parsed(
+    env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], what: str
+) -> T:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(raw)
+
+
+def _url(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not parts.netloc:
+        # Never echo the value: a URL may carry credentials.
+        raise SettingsError(f"{name} must be a {' or '.join(schemes)} URL")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting; raise SettingsError naming the first bad one."""
+    env = os.environ if env is None else env
+    api_url = _url(
+        "PLEXUS_API_URL",
+        _required(env, "PLEXUS_API_URL", "the Plexus GraphQL endpoint"),
+        ("https", "http"),
+    )
+    assert api_url is not None
+    api_key = Secret(_required(env, "PLEXUS_API_KEY", "the Plexus API key"))
+    postgres = _url("PLEXUS_POSTGRES_URI", _get(env, "PLEXUS_POSTGRES_URI"), ("postgresql", "postgres"))
+    openai_key = _get(env, "OPENAI_API_KEY")
+    return Settings(
+        api_url=api_url,
+        api_key=api_key,
+        # ACCOUNT_KEY is the name older deployments use.
+        account_key=_get(env, "PLEXUS_ACCOUNT_KEY") or _get(env, "ACCOUNT_KEY"),
+        bucket=_get(env, "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME"),
+        openai_api_key=Secret(openai_key) if openai_key else None,
+        openai_base_url=_url("OPENAI_BASE_URL", _get(env, "OPENAI_BASE_URL"), ("https", "http")),
+        postgres_uri=Secret(postgres) if postgres else None,
+        fetch_schema=_parsed(
+            env, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT", False, _bool, "0 or 1 (true/false)"
+        ),
+        region=_get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION"),
+        concurrency=_parsed(env, "PLEXUS_CONCURRENCY", 4, _positive_int, "a positive integer"),
+        lease_seconds=_parsed(
+            env, "PLEXUS_JOB_LEASE_SECONDS", 960.0, _positive_float, "a positive number"
+        ),
+        max_attempts=_parsed(env, "PLEXUS_JOB_MAX_ATTEMPTS", 3, _positive_int, "a positive integer"),
+        min_remaining_seconds=_parsed(
+            env, "PLEXUS_MIN_REMAINING_SECONDS", 60.0, _positive_float, "a positive number"
+        ),
+        api_timeout_seconds=_parsed(
+            env, "PLEXUS_API_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
+        ),
+        model_timeout_seconds=_parsed(
+            env, "PLEXUS_MODEL_TIMEOUT_SECONDS", 120.0, _positive_float, "a positive number"
+        ),
+        model_max_retries=_parsed(
+            env, "PLEXUS_MODEL_MAX_RETRIES", 3, _non_negative_int, "an integer >= 0"
+        ),
+        content_max_bytes=_parsed(
+            env, "PLEXUS_CONTENT_MAX_BYTES", 5_000_000, _positive_int, "a positive integer"
+        ),
+        content_timeout_seconds=_parsed(
+            env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
+        ),
+    )
+
+
+def require(value: T | None, name: str, why: str) -> T:
+    """For settings only some paths need: fail on that path, naming the variable."""
+    if value is None:
+        raise SettingsError(f"{name} is not set: {why}")
+    return value
