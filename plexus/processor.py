@@ -88,6 +88,8 @@ class JobProcessor:
         self._model_client: Any = None
         self._store: Any = None
         self._store_lock = asyncio.Lock()
+        # A service's error message may echo a key back; never store one in a job.
+        self._redact = job_log.RedactingFilter(settings.secrets()).redact
 
     async def close(self) -> None:
         if self._model_client is not None:
@@ -97,8 +99,7 @@ class JobProcessor:
 
     def out_of_time(self) -> bool:
         return (
-            self._remaining is not None
-            and self._remaining() < self.settings.min_remaining_seconds
+            self._remaining is not None and self._remaining() < self.settings.min_remaining_seconds
         )
 
     # Entry points -------------------------------------------------------------------
@@ -126,7 +127,9 @@ class JobProcessor:
 
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
-            async for job in self.api.claimable_jobs(account_id, lease_cutoff(self.settings.lease_seconds)):
+            async for job in self.api.claimable_jobs(
+                account_id, lease_cutoff(self.settings.lease_seconds)
+            ):
                 await slots.acquire()
                 if self.out_of_time():
                     slots.release()
@@ -200,7 +203,11 @@ class JobProcessor:
                 "scoringJobId": claim.job_id,
                 "scoreResultId": result_id,
                 "attempt": claim.attempt,
-                "item": {"id": item["id"], "externalId": item.get("externalId"), "chars": len(text)},
+                "item": {
+                    "id": item["id"],
+                    "externalId": item.get("externalId"),
+                    "chars": len(text),
+                },
                 "scorecard": {"id": scorecard["id"], "name": scorecard.get("name")},
                 "score": {"id": score["id"], "name": score["name"], "versionId": version_id},
                 "source": source,
@@ -210,14 +217,18 @@ class JobProcessor:
             t0 = time.perf_counter()
             attachments = await self._upload(result_id, trace, lines)
             steps["attachments"] = time.perf_counter() - t0
-            await self._create_result(claim, item, score, version_id, result_id, classification, source, attachments)
+            await self._create_result(
+                claim, item, score, version_id, result_id, classification, source, attachments
+            )
             cost = classification.usage.get("cost_usd")
             finished = await self.claimer.complete(
                 claim,
                 {"scoreResultId": result_id, "cached": False, "source": source, "costUsd": cost},
             )
             if not finished:
-                return JobOutcome(claim.job_id, "SKIPPED", "lease lost to another worker", result_id)
+                return JobOutcome(
+                    claim.job_id, "SKIPPED", "lease lost to another worker", result_id
+                )
             return JobOutcome(
                 claim.job_id,
                 "COMPLETED",
@@ -231,6 +242,7 @@ class JobProcessor:
             return await self._fail(claim, f"internal error: {type(exc).__name__}: {exc}", exc)
 
     async def _fail(self, claim: Claim, message: str, exc: Exception) -> JobOutcome:
+        message = self._redact(message)
         log.warning("job %s failed: %s", claim.job_id, message)
         details = {"errorType": type(exc).__name__, "attempt": claim.attempt}
         try:

@@ -1,0 +1,102 @@
+"""The score_processing handler as the image runs it: `python -m awslambdaric handler.handler`
+in the handler's folder, against a Lambda Runtime API on 127.0.0.1, with the local Plexus
+API, moto's S3 and the fake OpenAI server behind it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plexus.tooling.invoke import LocalFunction
+from tests.conftest import OPENAI_KEY, PLEXUS_KEY
+from tests.worker.test_processor import KEYWORD_YAML, LLM_YAML, answer
+
+HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda_functions" / "score_processing"
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"msg-{i}",
+                "receiptHandle": f"rh-{i}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scoring",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+@pytest.fixture
+def function(worker_env: dict[str, str], tmp_path: Path) -> Any:
+    log_path = tmp_path / "function.log"
+    with log_path.open("wb") as log, LocalFunction(HANDLER_DIR, env=worker_env, output=log) as fn:
+        fn.log_path = log_path
+        yield fn
+
+
+def test_drain_single_job_and_sqs_through_awslambdaric(function, account, api, openai):
+    words = account.score("Greeting words", KEYWORD_YAML)
+    llm = account.score("Greeting", LLM_YAML)
+    drained = [account.job(words, text=t) for t in ("hello", "bye", "good morning")]
+    openai.set_default(lambda body: openai.make_reply(answer("Yes")))
+
+    result = function.invoke({}, timeout=60)
+
+    assert result.ok, result.payload
+    summary = json.loads(result.payload)
+    assert summary["completed"] == 3 and summary["failed"] == 0
+    assert {j["id"] for j in summary["jobs"]} == set(drained)
+
+    single = account.job(llm, text="hello")
+    result = function.invoke({"scoringJobId": single}, timeout=60)
+    assert result.ok, result.payload
+    assert json.loads(result.payload)["jobs"][0]["status"] == "COMPLETED"
+
+    good = account.job(words, text="hello")
+    broken = account.job("no-such-score")
+    event = sqs_event(
+        json.dumps({"scoring_job_id": good}),
+        "{not json",
+        json.dumps({"scoring_job_id": good}),  # the same message delivered twice
+        json.dumps({"scoring_job_id": broken}),
+        json.dumps({"something": "else"}),
+    )
+    result = function.invoke(event, timeout=60)
+    assert result.ok, result.payload
+    failures = {f["itemIdentifier"] for f in json.loads(result.payload)["batchItemFailures"]}
+    assert failures == {"msg-1", "msg-3", "msg-4"}
+    assert api.get("ScoringJob", good)["status"] == "COMPLETED"
+    results = [r for r in api.scan("ScoreResult") if r.get("scoringJobId") == good]
+    assert len(results) == 1, "a message delivered twice creates one ScoreResult"
+    assert api.get("ScoringJob", broken)["errorMessage"] == "score no-such-score not found"
+
+    logs = function.log_path.read_text()
+    assert "SQS body is not valid JSON" in logs
+    assert PLEXUS_KEY not in logs and OPENAI_KEY not in logs
+    # Powertools writes structured JSON log lines and EMF metrics.
+    assert '"JobsCompleted"' in logs
+
+
+def test_bad_event_is_an_error_naming_the_problem(function):
+    result = function.invoke({"scoringJobId": 42}, timeout=30)
+    assert not result.ok
+    assert result.error_type == "EventError"
+    assert "scoringJobId must be a string" in result.error_message
+
+
+def test_missing_setting_names_the_variable(worker_env, tmp_path):
+    env = {k: v for k, v in worker_env.items() if k != "PLEXUS_API_KEY"}
+    with (tmp_path / "log").open("wb") as log, LocalFunction(HANDLER_DIR, env=env, output=log) as fn:
+        result = fn.invoke({}, timeout=30)
+    assert not result.ok
+    assert "PLEXUS_API_KEY is not set" in result.error_message

@@ -1,0 +1,74 @@
+import pytest
+
+from plexus.settings import SettingsError, load_settings
+
+BASE = {"PLEXUS_API_URL": "https://api.example.test/graphql", "PLEXUS_API_KEY": "da2-secretkey"}
+
+
+def test_minimal_settings_load_with_defaults():
+    settings = load_settings(BASE)
+    assert settings.api_url == BASE["PLEXUS_API_URL"]
+    assert settings.api_key.get() == "da2-secretkey"
+    assert settings.fetch_schema is False
+    assert settings.concurrency == 4
+    assert settings.account_key is None
+
+
+@pytest.mark.parametrize("missing", ["PLEXUS_API_URL", "PLEXUS_API_KEY"])
+def test_missing_setting_names_the_variable(missing):
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PLEXUS_CONCURRENCY", "many"),
+        ("PLEXUS_CONCURRENCY", "0"),
+        ("PLEXUS_JOB_LEASE_SECONDS", "-5"),
+        ("PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT", "maybe"),
+        ("PLEXUS_API_URL", "ftp://x"),
+        ("PLEXUS_POSTGRES_URI", "mysql://u:pw@h/db"),
+    ],
+)
+def test_malformed_setting_names_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({**BASE, name: value})
+
+
+def test_malformed_url_error_does_not_echo_credentials():
+    with pytest.raises(SettingsError) as info:
+        load_settings({**BASE, "PLEXUS_POSTGRES_URI": "mysql://user:hunter22@db/x"})
+    assert "hunter22" not in str(info.value)
+
+
+def test_account_key_accepts_the_old_name_and_prefers_the_new():
+    assert load_settings({**BASE, "ACCOUNT_KEY": "old"}).account_key == "old"
+    both = {**BASE, "ACCOUNT_KEY": "old", "PLEXUS_ACCOUNT_KEY": "new"}
+    assert load_settings(both).account_key == "new"
+
+
+def test_secrets_never_show_in_repr_or_str():
+    env = {
+        **BASE,
+        "OPENAI_API_KEY": "sk-topsecret",
+        "PLEXUS_POSTGRES_URI": "postgresql://u:pgpass@127.0.0.1/db",
+    }
+    settings = load_settings(env)
+    for text in (
+        repr(settings),
+        str(settings),
+        repr(settings.api_key),
+        f"{settings.openai_api_key}",
+    ):
+        for secret in ("da2-secretkey", "sk-topsecret", "pgpass"):
+            assert secret not in text
+    assert sorted(settings.secrets()) == sorted(
+        ["da2-secretkey", "sk-topsecret", "postgresql://u:pgpass@127.0.0.1/db"]
+    )
+
+
+def test_fetch_schema_switch():
+    assert load_settings({**BASE, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT": "1"}).fetch_schema is True
+    assert load_settings({**BASE, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT": "0"}).fetch_schema is False
