@@ -1,0 +1,436 @@
+"""A local Plexus API: schema.graphql over HTTP on 127.0.0.1, stored in DynamoDB (moto).
+
+It behaves as the AppSync API does where the worker can tell: `x-api-key` auth with
+AppSync's 401 body, conditional writes that DynamoDB itself checks, `limit` applied before
+`filter` on list queries, opaque `nextToken`s, AWSJSON as JSON strings. Tests and
+benchmarks also get request counters, injected HTTP errors and latency, and seeding
+helpers for the models that the schema subset cannot create.
+
+    with start_moto_server() as moto, LocalPlexusApi(moto.endpoint_url, "key") as api:
+        account_id = api.seed_account("acme")
+        ...  # point the worker at api.url with x-api-key: key
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from graphql import GraphQLError, GraphQLObjectType, get_named_type
+
+from plexus.local.dynamo_tables import DynamoStore, Placeholders, model_named, new_id, now_iso
+from plexus.local.graphql_api import (
+    BadRequest,
+    build_plexus_schema,
+    datetime_input,
+    execute,
+    json_input,
+    json_output,
+    root_fields,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+UNAUTHORIZED_BODY = {
+    "errors": [
+        {
+            "errorType": "UnauthorizedException",
+            "message": "You are not authorized to make this call.",
+        }
+    ]
+}
+_FAULT_ERROR_TYPES = {
+    429: ("TooManyRequestsException", "Rate exceeded"),
+    500: ("InternalFailure", "An internal failure occurred."),
+    503: ("ServiceUnavailableException", "The service is unavailable. Try again later."),
+}
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int
+    retry_after: float | None
+
+
+class LocalPlexusApi:
+    """The local API server. `start()` creates the tables and binds a free port on
+    127.0.0.1 (or `port`); `url` is then the GraphQL endpoint.
+
+    `table_prefix` defaults to a fresh random one, because moto's state is shared by every
+    moto server in the process; tables that already exist under the prefix are reused.
+    """
+
+    def __init__(
+        self,
+        dynamodb_endpoint_url: str,
+        api_key: str,
+        region: str = "us-east-1",
+        table_prefix: str | None = None,
+        *,
+        port: int = 0,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self._api_key = api_key.encode()
+        self._port = port
+        self._store = DynamoStore(
+            dynamodb_endpoint_url,
+            region,
+            f"plexus-local-{uuid.uuid4().hex[:8]}-" if table_prefix is None else table_prefix,
+        )
+        self._schema = build_plexus_schema(self._store)
+        self._lock = threading.Lock()
+        self._requests: list[tuple[str, ...]] = []
+        self._faults: deque[_Fault] = deque()
+        self._latency = 0.0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalPlexusApi(url={self.url if self._httpd else None!r})"
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def table_prefix(self) -> str:
+        return self._store.table_prefix
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the local Plexus API is not started; call start() first")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/graphql"
+
+    def start(self) -> Self:
+        if self._httpd is not None:
+            return self
+        self._store.create_tables()
+        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd.api = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        # A short poll interval keeps stop() (and so every test fixture) quick.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="plexus-local-api",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- instrumentation --------------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests served, injected failures and 401s included."""
+        with self._lock:
+            return len(self._requests)
+
+    @property
+    def requests(self) -> list[tuple[str, ...]]:
+        """Per request, in arrival order: the operation's root field names."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def inject_http_errors(self, status: int, count: int, retry_after: float | None = None) -> None:
+        """Answer the next `count` requests with HTTP `status` and an AppSync-like error
+        body, with a Retry-After header (seconds, may be fractional) when given. Replaces
+        whatever was still pending, so `count=0` clears injected errors."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"status must be an HTTP error status (400-599), got {status}")
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        if retry_after is not None and retry_after < 0:
+            raise ValueError(f"retry_after must not be negative, got {retry_after}")
+        with self._lock:
+            self._faults.clear()
+            self._faults.extend(_Fault(status, retry_after) for _ in range(count))
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every request by `seconds` before answering it."""
+        if seconds < 0:
+            raise ValueError(f"latency must not be negative, got {seconds}")
+        with self._lock:
+            self._latency = seconds
+
+    # --- seeding and reading ----------------------------------------------------------------
+
+    def put(self, model: str, item: Mapping[str, Any]) -> str:
+        """Write one item as is (no condition), filling id/createdAt/updatedAt when absent.
+
+        Fields must be the model's fields in schema.graphql. AWSJSON fields take the decoded
+        value (dict, list, ...) or a JSON string, as the API does; AWSDateTime fields take
+        ISO 8601 strings. None values are left out, as a create does."""
+        self._require_started()
+        fields = self._check_fields(model, item)
+        now = now_iso()
+        fields.setdefault("id", new_id())
+        fields.setdefault("createdAt", now)
+        fields.setdefault("updatedAt", now)
+        self._store.put(model, fields)
+        return str(fields["id"])
+
+    def seed_account(self, key: str, name: str | None = None) -> str:
+        return self.put("Account", {"key": key, "name": name or key})
+
+    def seed_scorecard(self, account_id: str, key: str, name: str | None = None) -> str:
+        return self.put("Scorecard", {"accountId": account_id, "key": key, "name": name or key})
+
+    def seed_score(
+        self, scorecard_id: str, name: str, configuration: str, key: str | None = None
+    ) -> tuple[str, str]:
+        """A Score with its champion ScoreVersion; returns (score_id, version_id)."""
+        score_id, version_id = new_id(), new_id()
+        self.put(
+            "ScoreVersion",
+            {"id": version_id, "scoreId": score_id, "configuration": configuration},
+        )
+        self.put(
+            "Score",
+            {
+                "id": score_id,
+                "name": name,
+                "key": key,
+                "scorecardId": scorecard_id,
+                "championVersionId": version_id,
+            },
+        )
+        return score_id, version_id
+
+    def add_score_version(self, score_id: str, configuration: str, champion: bool = True) -> str:
+        """A new ScoreVersion of an existing Score; `champion` makes it the Score's champion."""
+        if self.get("Score", score_id) is None:
+            raise ValueError(f"no Score with id {score_id!r}")
+        version_id = self.put("ScoreVersion", {"scoreId": score_id, "configuration": configuration})
+        if champion:
+            self._store.update(
+                "Score",
+                score_id,
+                {"championVersionId": version_id, "updatedAt": now_iso()},
+                None,
+                Placeholders(),
+            )
+        return version_id
+
+    def seed_item(
+        self,
+        account_id: str,
+        text: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        external_id: str | None = None,
+    ) -> str:
+        return self.put(
+            "Item",
+            {
+                "accountId": account_id,
+                "text": text,
+                "metadata": metadata,
+                "externalId": external_id,
+            },
+        )
+
+    def seed_job(
+        self,
+        account_id: str,
+        scorecard_id: str,
+        score_id: str,
+        item_id: str,
+        status: str = "PENDING",
+        **fields: Any,
+    ) -> str:
+        """A ScoringJob; `fields` sets any other ScoringJob field (id, createdAt, metadata, ...)."""
+        return self.put(
+            "ScoringJob",
+            {
+                "accountId": account_id,
+                "scorecardId": scorecard_id,
+                "scoreId": score_id,
+                "itemId": item_id,
+                "status": status,
+                **fields,
+            },
+        )
+
+    def get(self, model: str, id: str) -> dict[str, Any] | None:
+        """The stored item as the API would return it (AWSJSON fields as JSON strings), or
+        None. Absent attributes are absent keys."""
+        self._require_started()
+        item = self._store.get(model_named(model).name, id)
+        return None if item is None else self._present(model, item)
+
+    def scan(self, model: str) -> list[dict[str, Any]]:
+        """Every stored item of `model`, shaped as `get` returns it, in no particular order."""
+        self._require_started()
+        return [self._present(model, item) for item in self._store.scan(model_named(model).name)]
+
+    def _present(self, model: str, item: dict[str, Any]) -> dict[str, Any]:
+        json_fields = self._scalar_fields(model, "AWSJSON")
+        return {k: json_output(v) if k in json_fields else v for k, v in item.items()}
+
+    def _scalar_fields(self, model: str, scalar: str) -> set[str]:
+        object_type = self._schema.type_map[model]
+        assert isinstance(object_type, GraphQLObjectType)
+        return {
+            name
+            for name, field in object_type.fields.items()
+            if get_named_type(field.type).name == scalar
+        }
+
+    def _require_started(self) -> None:
+        if self._httpd is None:
+            raise RuntimeError("the local Plexus API is not started; call start() first")
+
+    def _check_fields(self, model: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        object_type = self._schema.type_map[model_named(model).name]
+        assert isinstance(object_type, GraphQLObjectType)
+        unknown = sorted(set(item) - set(object_type.fields))
+        if unknown:
+            raise ValueError(f"{model} has no field(s) {', '.join(unknown)}")
+        json_fields = self._scalar_fields(model, "AWSJSON")
+        datetime_fields = self._scalar_fields(model, "AWSDateTime")
+        fields = {}
+        for name, value in item.items():
+            if value is None:
+                continue
+            try:
+                if name in json_fields and isinstance(value, str):
+                    value = json_input(value)
+                elif name in datetime_fields:
+                    datetime_input(value)
+            except GraphQLError as exc:
+                raise ValueError(f"{model}.{name}: {exc.message}") from None
+            fields[name] = value
+        return fields
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def _handle(self, handler: _Handler) -> None:
+        length = handler.headers.get("Content-Length", "")
+        if not length.isdigit():
+            handler.close_connection = True
+            self._record(())
+            return handler.send_json(
+                HTTPStatus.LENGTH_REQUIRED,
+                _error_body("BadRequestException", "Content-Length is required"),
+            )
+        if int(length) > MAX_BODY_BYTES:
+            handler.close_connection = True
+            self._record(())
+            return handler.send_json(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                _error_body(
+                    "BadRequestException", f"the request body is larger than {MAX_BODY_BYTES} bytes"
+                ),
+            )
+        raw = handler.rfile.read(int(length))
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            request = None
+        self._record(root_fields(request))
+        with self._lock:
+            latency = self._latency
+            fault = self._faults.popleft() if self._faults else None
+        if latency:
+            time.sleep(latency)
+
+        if fault is not None:
+            error_type, message = _FAULT_ERROR_TYPES.get(
+                fault.status, (f"Http{fault.status}Exception", f"HTTP {fault.status}")
+            )
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            return handler.send_json(fault.status, _error_body(error_type, message), headers)
+        if handler.path.split("?", 1)[0] != "/graphql":
+            return handler.send_json(
+                HTTPStatus.NOT_FOUND,
+                _error_body(
+                    "NotFoundException", f"no such path {handler.path!r}; the API is at /graphql"
+                ),
+            )
+        given = handler.headers.get("x-api-key", "").encode()
+        if not hmac.compare_digest(given, self._api_key):
+            return handler.send_json(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_BODY)
+        if request is None:
+            return handler.send_json(
+                HTTPStatus.BAD_REQUEST,
+                _error_body("MalformedHttpRequestException", "the request body is not valid JSON"),
+            )
+        try:
+            response = execute(self._schema, request)
+        except BadRequest as exc:
+            return handler.send_json(
+                HTTPStatus.BAD_REQUEST, _error_body("BadRequestException", str(exc))
+            )
+        handler.send_json(HTTPStatus.OK, response)
+
+    def _record(self, fields: tuple[str, ...]) -> None:
+        with self._lock:
+            self._requests.append(fields)
+
+
+def _error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"errorType": error_type, "message": message}]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients with connection pools expect
+    server_version = "PlexusLocalApi"
+    timeout = 30  # seconds an idle keep-alive connection keeps its thread
+
+    def do_POST(self) -> None:
+        self.server.api._handle(self)  # type: ignore[attr-defined]
+
+    def send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line carries no secret (the key travels in a header).
+        log.debug("%s " + format, self.address_string(), *args)

@@ -1,0 +1,95 @@
+"""A moto server on loopback that stands in for AWS in tests and in `plexus-lambda dev`.
+
+moto is a dev-only dependency (the Lambda image does not ship it), so it is imported only
+when a server is started; importing this module never needs it.
+
+moto keeps its state in process-global backends: every moto server started in one process
+sees the same resources, and a `moto.mock_aws()` context in the same process resets them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from types import TracebackType
+from typing import Any, Self
+
+# Dummy values: moto accepts any credentials, and these can never reach a real account.
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"
+DEFAULT_REGION = "us-east-1"
+
+
+class MotoServer:
+    """A running moto server; stop it with `stop()` or by leaving its `with` block."""
+
+    def __init__(self, server: Any, host: str, port: int) -> None:
+        self._server = server
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self.host = host
+        self.port = port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Environment that points boto3/botocore (and the AWS CLI) at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
+
+    def stop(self) -> None:
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
+    """Start moto's threaded server; port 0 lets the OS pick a free port."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "moto is not installed; it is a dev dependency (run `uv sync --group dev`)"
+        ) from exc
+    if port:
+        _check_port_free(host, port)
+    # werkzeug logs every request at INFO to stderr unless told otherwise; one line per AWS
+    # call drowns test and `dev` output. Leave a level someone configured alone.
+    werkzeug_logger = logging.getLogger("werkzeug")
+    if werkzeug_logger.level == logging.NOTSET:
+        werkzeug_logger.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return MotoServer(server, bound_host, bound_port)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    # ThreadedMotoServer.start() waits forever when its thread cannot bind; fail fast instead.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise RuntimeError(f"cannot start moto on {host}:{port}: {exc.strerror}") from exc

@@ -1,0 +1,43 @@
+"""Fixtures for the local Plexus API's own tests: raw HTTP against the session's server
+(tests/conftest.py starts moto and the API; `account` seeds a fresh account per test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PLEXUS_KEY
+
+
+class Gql:
+    """POSTs GraphQL to the local API with the right key; returns the decoded body."""
+
+    def __init__(self, url: str, api_key: str = PLEXUS_KEY) -> None:
+        self.url = url
+        self.client = httpx.Client(headers={"x-api-key": api_key}, timeout=30)
+
+    def post(self, query: str, **variables: Any) -> httpx.Response:
+        return self.client.post(self.url, json={"query": query, "variables": variables})
+
+    def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = self.post(query, **variables)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@pytest.fixture
+def gql(api: Any) -> Iterator[Gql]:
+    client = Gql(api.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def score_id(account: Any) -> str:
+    return account.score("Greeting", "name: Greeting\nclass: KeywordClassifier\n")
