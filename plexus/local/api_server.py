@@ -13,9 +13,11 @@ helpers for the models that the schema subset cannot create.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -97,6 +99,7 @@ class LocalPlexusApi:
         self._latency = 0.0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
 
     def __repr__(self) -> str:
         return f"LocalPlexusApi(url={self.url if self._httpd else None!r})"
@@ -139,6 +142,12 @@ class LocalPlexusApi:
         httpd.server_close()
         if self._thread is not None:
             self._thread.join()
+        # Keep-alive connections outlive the listening socket; a stopped API must not answer.
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -415,6 +424,18 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients with connection pools expect
     server_version = "PlexusLocalApi"
     timeout = 30  # seconds an idle keep-alive connection keeps its thread
+
+    def setup(self) -> None:
+        super().setup()
+        api: LocalPlexusApi = self.server.api  # type: ignore[attr-defined]
+        with api._lock:
+            api._connections.add(self.connection)
+
+    def finish(self) -> None:
+        api: LocalPlexusApi = self.server.api  # type: ignore[attr-defined]
+        with api._lock:
+            api._connections.discard(self.connection)
+        super().finish()
 
     def do_POST(self) -> None:
         self.server.api._handle(self)  # type: ignore[attr-defined]

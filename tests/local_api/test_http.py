@@ -120,13 +120,19 @@ def test_own_instance_lifecycle(moto_server: Any) -> None:
     api = LocalPlexusApi(moto_server.endpoint_url, "own-key", table_prefix="lifecycle-")
     with pytest.raises(RuntimeError, match="start"):
         api.seed_account("too-early")
+    keep_alive = Gql("", "own-key")
     with api:
         assert api.url.startswith("http://127.0.0.1:") and api.url.endswith("/graphql")
         account_id = api.seed_account("lifecycle")
-        url = api.url
+        keep_alive.url = api.url
+        assert keep_alive("{ __typename }")["data"] == {"__typename": "Query"}
         assert "own-key" not in repr(api)
+    # Neither a new connection nor the pooled keep-alive one gets an answer after stop().
     with pytest.raises(httpx.TransportError):
-        httpx.post(url, json={"query": "{ __typename }"}, headers={"x-api-key": "own-key"})
+        httpx.post(keep_alive.url, json={"query": "{ __typename }"}, headers={"x-api-key": "k"})
+    with pytest.raises(httpx.TransportError):
+        keep_alive.post("{ __typename }")
+    keep_alive.close()
     # Tables under an explicit prefix are reused by the next server.
     with LocalPlexusApi(moto_server.endpoint_url, "own-key", table_prefix="lifecycle-") as again:
         assert again.get("Account", account_id)["key"] == "lifecycle"
