@@ -371,7 +371,7 @@ class LocalPlexusApi:
         raw = handler.rfile.read(int(length))
         try:
             request = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             request = None
         self._record(root_fields(request))
         with self._lock:
@@ -408,6 +408,13 @@ class LocalPlexusApi:
         except BadRequest as exc:
             return handler.send_json(
                 HTTPStatus.BAD_REQUEST, _error_body("BadRequestException", str(exc))
+            )
+        except Exception:
+            # A bug here, not a resolver error (those become GraphQL errors): answer anyway.
+            log.exception("local Plexus API failed on a %s request", root_fields(request))
+            return handler.send_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                _error_body("InternalFailure", "the local API failed; see its log"),
             )
         handler.send_json(HTTPStatus.OK, response)
 

@@ -67,14 +67,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _preview(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def json_input(value: Any) -> Any:
     # AppSync takes AWSJSON only as a string holding JSON, in variables and literals alike.
     if not isinstance(value, str):
-        raise GraphQLError(f"Unable to parse {value!r} as valid JSON: AWSJSON must be a string.")
+        raise GraphQLError(
+            f"Unable to parse {_preview(value)} as valid JSON: AWSJSON must be a string."
+        )
     try:
         return json.loads(value, parse_float=Decimal, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise GraphQLError(f"Unable to parse {value!r} as valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise GraphQLError(f"Unable to parse {_preview(value)} as valid JSON: {exc}") from None
 
 
 def json_output(value: Any) -> str:
@@ -95,7 +102,7 @@ def datetime_input(value: Any) -> str:
         else:
             return value
     raise GraphQLError(
-        f"Unable to parse {value!r} as AWSDateTime: expected ISO 8601 with a time zone, "
+        f"Unable to parse {_preview(value)} as AWSDateTime: expected ISO 8601 with a time zone, "
         "such as 2025-01-31T12:00:00.000Z"
     )
 
