@@ -1,0 +1,147 @@
+"""Read what the push needs from a docker-archive tarball (as Nix's dockerTools writes it).
+
+A docker-archive holds `manifest.json` (`[{"Config", "RepoTags", "Layers"}]`), the image
+config JSON and one uncompressed tar per layer; dockerTools may gzip the whole archive.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Lambda caps the image config at 16 KB; anything much larger is not an image config.
+MAX_JSON_MEMBER = 4 * 1024 * 1024
+
+
+class ArchiveError(Exception):
+    """The file is missing, unreadable or not a single-image docker-archive."""
+
+
+@dataclass(frozen=True)
+class ArchiveImage:
+    path: Path
+    compressed: bool
+    repo_tag: str | None  # `name:tag` from RepoTags, if any
+    config_digest: str  # `sha256:<hex>` of the config blob: the image ID
+    architecture: str  # as in the image config: amd64, arm64
+    os: str
+    layer_count: int
+
+    @property
+    def tag(self) -> str | None:
+        """The tag part of RepoTags (dockerTools uses the Nix output hash)."""
+        if not self.repo_tag:
+            return None
+        name, sep, tag = self.repo_tag.rpartition(":")
+        return tag if sep and "/" not in tag and name else None
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _open_tar(path: Path, compressed: bool) -> tarfile.TarFile:
+    # Uncompressed: seekable, so listing skips layer data. Gzip: one streaming pass.
+    return tarfile.open(path, "r|gz") if compressed else tarfile.open(path, "r:")
+
+
+def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    f: IO[bytes] | None = tar.extractfile(member)
+    if f is None:
+        raise ArchiveError(f"{member.name} is not a regular file")
+    return f.read()
+
+
+def read_archive(path: Path | str) -> ArchiveImage:
+    """Check that `path` is a single-image docker-archive and describe the image."""
+    path = Path(path)
+    compressed = False
+    try:
+        if not path.exists():
+            raise ArchiveError(f"{path}: no such file")
+        if not path.is_file():
+            raise ArchiveError(f"{path}: not a regular file")
+        compressed = is_gzip(path)
+        members: dict[str, int] = {}
+        json_blobs: dict[str, bytes] = {}
+        with _open_tar(path, compressed) as tar:
+            for member in tar:
+                name = member.name.removeprefix("./")
+                members[name] = member.size
+                top_json = name.endswith(".json") and "/" not in name
+                if member.isfile() and top_json and member.size <= MAX_JSON_MEMBER:
+                    json_blobs[name] = _read_small(tar, member)
+    except ArchiveError:
+        raise
+    except PermissionError as e:
+        raise ArchiveError(f"{path}: cannot read it ({e.strerror})") from e
+    except (tarfile.ReadError, gzip.BadGzipFile, zlib.error, EOFError) as e:
+        kind = "gzip-compressed tar" if compressed else "tar"
+        raise ArchiveError(f"{path}: not a readable {kind} archive ({e})") from e
+    except OSError as e:
+        raise ArchiveError(f"{path}: cannot read it ({e})") from e
+
+    if "manifest.json" not in json_blobs:
+        raise ArchiveError(f"{path}: not a docker-archive (no manifest.json)")
+    try:
+        manifest = json.loads(json_blobs["manifest.json"])
+    except ValueError as e:
+        raise ArchiveError(f"{path}: manifest.json is not JSON ({e})") from e
+    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
+        count = len(manifest) if isinstance(manifest, list) else "no"
+        raise ArchiveError(f"{path}: manifest.json must describe exactly one image, not {count}")
+    entry: dict[str, Any] = manifest[0]
+    config_name, layers = entry.get("Config"), entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layers, list) or not layers:
+        raise ArchiveError(f"{path}: manifest.json lacks Config or Layers")
+    missing = [name for name in layers if name not in members]
+    if missing:
+        raise ArchiveError(f"{path}: layers listed in manifest.json are missing: {missing[:3]}")
+    if config_name not in json_blobs:
+        raise ArchiveError(f"{path}: config {config_name} listed in manifest.json is missing")
+    config_blob = json_blobs[config_name]
+    try:
+        config = json.loads(config_blob)
+    except ValueError as e:
+        raise ArchiveError(f"{path}: image config {config_name} is not JSON ({e})") from e
+    architecture, os_name = config.get("architecture"), config.get("os")
+    if not isinstance(architecture, str) or not isinstance(os_name, str):
+        raise ArchiveError(f"{path}: image config names no architecture/os")
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        raise ArchiveError(
+            f"{path}: image config lists {len(diff_ids)} layers, manifest.json {len(layers)}"
+        )
+    repo_tags = entry.get("RepoTags") or []
+    return ArchiveImage(
+        path=path,
+        compressed=compressed,
+        repo_tag=repo_tags[0] if repo_tags and isinstance(repo_tags[0], str) else None,
+        config_digest="sha256:" + hashlib.sha256(config_blob).hexdigest(),
+        architecture=architecture,
+        os=os_name,
+        layer_count=len(layers),
+    )
+
+
+def decompress(path: Path, dest: Path) -> Path:
+    """Write the uncompressed tar of a gzip archive to `dest`.
+
+    skopeo 1.9 (Debian 12) fails on gzip-compressed docker-archives ("loading tar component
+    manifest.json: unexpected EOF"), so skopeo always gets a plain tar.
+    """
+    try:
+        with gzip.open(path, "rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+    except (OSError, EOFError, zlib.error) as e:
+        raise ArchiveError(f"{path}: cannot decompress it ({e})") from e
+    return dest
