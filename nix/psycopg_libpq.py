@@ -11,6 +11,7 @@ Usage: python psycopg_libpq.py SITE_PACKAGES LIBPQ LIBC [PYC_INVALIDATION_MODE]
 
 from __future__ import annotations
 
+import os
 import py_compile
 import sys
 from pathlib import Path
@@ -45,7 +46,10 @@ def patch(site_packages: Path, libpq: str, libc: str, mode: str = "CHECKED_HASH"
     source = site_packages / "psycopg" / "pq" / "_pq_ctypes.py"
     if not source.is_file():
         raise PatchError(f"{source}: psycopg is not installed there")
-    source.write_text(patch_source(source.read_text(), libpq, libc))
+    # A new file, not a write into the old one: installers may hardlink it to a shared cache.
+    patched = source.with_name(source.name + ".patched")
+    patched.write_text(patch_source(source.read_text(), libpq, libc))
+    os.replace(patched, source)
     py_compile.compile(str(source), doraise=True, invalidation_mode=invalidation)
     return source
 

@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: {len(image.layers)} layers, {image.config.get('architecture')}, {image.path}"
         )
     if problems:
-        print(f"image contract: {len(problems)} problems", file=sys.stderr)
+        print(f"image contract: {len(problems)} problem(s)", file=sys.stderr)
         return 1
     print("image contract: all images pass")
     return 0

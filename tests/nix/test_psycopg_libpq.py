@@ -84,3 +84,14 @@ def test_command_line(site: Path, libpq: str, capsys: pytest.CaptureFixture[str]
     assert "loads " + libpq in capsys.readouterr().out
     assert patcher.main([str(site), libpq, libc_path()]) == 1
     assert "psycopg_libpq: expected" in capsys.readouterr().err
+
+
+def test_patch_leaves_hardlinked_copies_alone(site: Path, libpq: str) -> None:
+    # uv links installed files to its cache: patching one environment must not change others.
+    source = site / "psycopg" / "pq" / "_pq_ctypes.py"
+    twin = site / "twin.py"
+    os.link(source, twin)
+    before = twin.read_bytes()
+    patcher.patch(site, libpq, libc_path())
+    assert twin.read_bytes() == before
+    assert source.read_bytes() != before
