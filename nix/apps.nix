@@ -39,7 +39,7 @@ let
         address="''${PLEXUS_RIE_ADDRESS:-127.0.0.1:9000}"
         export LAMBDA_TASK_ROOT=${task} PYTHONPATH=${task}
         export SSL_CERT_FILE="''${SSL_CERT_FILE:-${images.caBundle}}"
-        cd ${task}
+        cd ${task} || exit 1
         echo "${name}: invoke with curl -XPOST http://$address/2015-03-31/functions/function/invocations -d '{}'" >&2
         exec aws-lambda-rie --runtime-interface-emulator-address "$address" \
           ${lib.escapeShellArgs (images.config.Entrypoint ++ images.config.Cmd)}
