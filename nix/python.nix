@@ -28,7 +28,25 @@ let
 
   # plexus installed in editable mode from the checkout ($REPO_ROOT is set by the dev shell).
   editableSet = pythonSet.overrideScope (
-    workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; }
+    lib.composeManyExtensions [
+      (workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; })
+      (final: prev: {
+        plexus = prev.plexus.overrideAttrs (old: {
+          # An editable build only needs to see the package, so it is not rebuilt on every edit.
+          src = lib.fileset.toSource {
+            inherit root;
+            fileset = lib.fileset.unions [
+              (root + "/pyproject.toml")
+              (root + "/README.md")
+              (root + "/plexus/__init__.py")
+            ];
+          };
+          # hatchling builds editables with the `editables` package (what its
+          # get_requires_for_build_editable adds, PEP 660); under Nix it must be declared.
+          nativeBuildInputs = old.nativeBuildInputs ++ final.resolveBuildSystem { editables = [ ]; };
+        });
+      })
+    ]
   );
 in
 {
