@@ -13,8 +13,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from gql import Client, GraphQLRequest
-from gql.transport.exceptions import TransportQueryError, TransportServerError
+from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.httpx import HTTPXAsyncTransport
 from tenacity import (
     AsyncRetrying,
@@ -28,6 +29,14 @@ from plexus.settings import Settings
 log = logging.getLogger(__name__)
 
 CONDITION_FAILED = "DynamoDB:ConditionalCheckFailedException"
+RETRYABLE_ERROR_TYPES = (
+    "Throttl",
+    "TooManyRequests",
+    "ProvisionedThroughputExceeded",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalServerError",
+)
 JOB_FIELDS = """id status startedAt completedAt errorMessage metadata
     itemId accountId scorecardId scoreId evaluationId createdAt updatedAt"""
 RESULT_FIELDS = """id value explanation confidence metadata cost code type attachments
@@ -81,7 +90,9 @@ M_CREATE_RESULT = GraphQLRequest(
       createScoreResult(input: $input) {{ {RESULT_FIELDS} }}
     }}"""
 )
-Q_RESULT = GraphQLRequest(f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}")
+Q_RESULT = GraphQLRequest(
+    f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}"
+)
 
 
 class ApiError(RuntimeError):
@@ -96,8 +107,10 @@ def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, TransportServerError):
         return exc.code is not None and (exc.code == 429 or exc.code >= 500)
     if isinstance(exc, TransportQueryError):
+        # gql reports an HTTP error whose body carries GraphQL errors as a query error, so
+        # throttling and server faults are recognised by AppSync's error types.
         types = " ".join(str(e.get("errorType", "")) for e in exc.errors or [])
-        return "Throttl" in types or "ProvisionedThroughputExceeded" in types
+        return any(marker in types for marker in RETRYABLE_ERROR_TYPES)
     return False
 
 
@@ -133,7 +146,7 @@ class PlexusApi:
         self._retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retryable),
             stop=stop_after_attempt(max_attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=5.0),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
             reraise=True,
         )
         self.request_count = 0
@@ -148,17 +161,19 @@ class PlexusApi:
     async def _execute(self, request: GraphQLRequest, **variables: Any) -> dict[str, Any]:
         bound = GraphQLRequest(request, variable_values=variables)
         try:
-            async for attempt in self._retrying:
-                with attempt:
-                    self.request_count += 1
-                    return await self._session.execute(bound)
+            return await self._retrying(self._send, bound)
         except TransportQueryError as exc:
             if CONDITION_FAILED in _error_types(exc):
                 raise ConditionFailed(str(exc)) from None
             raise ApiError(f"Plexus API error: {exc}") from None
         except TransportServerError as exc:
             raise ApiError(f"Plexus API HTTP {exc.code}: {exc}") from None
-        raise AssertionError("unreachable")
+        except (TransportError, httpx.HTTPError, TimeoutError) as exc:
+            raise ApiError(f"Plexus API unreachable: {type(exc).__name__}: {exc}") from None
+
+    async def _send(self, request: GraphQLRequest) -> dict[str, Any]:
+        self.request_count += 1
+        return await self._session.execute(request)
 
     # Accounts and jobs -------------------------------------------------------------
 

@@ -165,5 +165,7 @@ class Claimer:
             )
             return True
         except ConditionFailed:
-            log.warning("job %s: lease lost before it could be marked %s", claim.job_id, fields["status"])
+            log.warning(
+                "job %s: lease lost before it could be marked %s", claim.job_id, fields["status"]
+            )
             return False

@@ -42,7 +42,6 @@ def _setup() -> tuple[Settings, asyncio.AbstractEventLoop]:
     if _settings is None:
         settings = load_settings()
         copy_config_to_registered_loggers(source_logger=logger, include={"plexus"})
-        job_log.install(logging.getLogger("plexus"), settings.secrets())
         job_log.install(logger, settings.secrets())
         _settings = settings
     if _loop is None or _loop.is_closed():

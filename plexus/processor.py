@@ -90,6 +90,11 @@ class JobProcessor:
         self._store_lock = asyncio.Lock()
         # A service's error message may echo a key back; never store one in a job.
         self._redact = job_log.RedactingFilter(settings.secrets()).redact
+        # Each job's log lines become its log.txt, whoever runs the processor.
+        plexus_logger = logging.getLogger("plexus")
+        job_log.install(plexus_logger, settings.secrets())
+        if plexus_logger.level == logging.NOTSET:
+            plexus_logger.setLevel(logging.INFO)
 
     async def close(self) -> None:
         if self._model_client is not None:
@@ -134,6 +139,10 @@ class JobProcessor:
                 if self.out_of_time():
                     slots.release()
                     summary.stopped_for_time = True
+                    log.warning(
+                        "less than PLEXUS_MIN_REMAINING_SECONDS=%gs left: no new claims",
+                        self.settings.min_remaining_seconds,
+                    )
                     break
                 tasks.append(asyncio.create_task(run(job)))
             outcomes = await asyncio.gather(*tasks)

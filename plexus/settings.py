@@ -61,7 +61,7 @@ class Settings:
     lease_seconds: float = 960.0
     max_attempts: int = 3
     # No new claim when less than this much of the invocation is left.
-    min_remaining_seconds: float = 60.0
+    min_remaining_seconds: float = 30.0
     api_timeout_seconds: float = 30.0
     model_timeout_seconds: float = 120.0
     model_max_retries: int = 3
@@ -151,7 +151,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     assert api_url is not None
     api_key = Secret(_required(env, "PLEXUS_API_KEY", "the Plexus API key"))
-    postgres = _url("PLEXUS_POSTGRES_URI", _get(env, "PLEXUS_POSTGRES_URI"), ("postgresql", "postgres"))
+    postgres = _url(
+        "PLEXUS_POSTGRES_URI", _get(env, "PLEXUS_POSTGRES_URI"), ("postgresql", "postgres")
+    )
     openai_key = _get(env, "OPENAI_API_KEY")
     return Settings(
         api_url=api_url,
@@ -170,9 +172,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lease_seconds=_parsed(
             env, "PLEXUS_JOB_LEASE_SECONDS", 960.0, _positive_float, "a positive number"
         ),
-        max_attempts=_parsed(env, "PLEXUS_JOB_MAX_ATTEMPTS", 3, _positive_int, "a positive integer"),
+        max_attempts=_parsed(
+            env, "PLEXUS_JOB_MAX_ATTEMPTS", 3, _positive_int, "a positive integer"
+        ),
         min_remaining_seconds=_parsed(
-            env, "PLEXUS_MIN_REMAINING_SECONDS", 60.0, _positive_float, "a positive number"
+            env, "PLEXUS_MIN_REMAINING_SECONDS", 30.0, _positive_float, "a positive number"
         ),
         api_timeout_seconds=_parsed(
             env, "PLEXUS_API_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"

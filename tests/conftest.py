@@ -27,9 +27,10 @@ BUCKET = "scoreresultattachments-test"
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Any]:
-    from plexus.local.aws import start_moto_server
+    # A process of its own, so that the push tests' in-process mock_aws cannot wipe it.
+    from plexus.local.aws import start_moto_process
 
-    with start_moto_server() as server:
+    with start_moto_process() as server:
         yield server
 
 
@@ -163,6 +164,7 @@ def worker_env(
         "PLEXUS_MODEL_TIMEOUT_SECONDS": "2",
         "PLEXUS_MODEL_MAX_RETRIES": "2",
         "PLEXUS_CONCURRENCY": "4",
+        "PLEXUS_MIN_REMAINING_SECONDS": "10",
     }
 
 

@@ -121,7 +121,7 @@ class LocalPlexusApi:
         if self._httpd is not None:
             return self
         self._store.create_tables()
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd = _Server(("127.0.0.1", self._port), _Handler)
         httpd.api = self  # type: ignore[attr-defined]
         self._httpd = httpd
         # A short poll interval keeps stop() (and so every test fixture) quick.
@@ -421,6 +421,12 @@ class LocalPlexusApi:
     def _record(self, fields: tuple[str, ...]) -> None:
         with self._lock:
             self._requests.append(fields)
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 resets connections when many workers arrive at once.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 import threading
+import time
 from types import TracebackType
 from typing import Any, Self
 
@@ -93,3 +96,46 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise RuntimeError(f"cannot start moto on {host}:{port}: {exc.strerror}") from exc
+
+
+class _MotoProcess:
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def start_moto_process(host: str = "127.0.0.1", startup_timeout: float = 30.0) -> MotoServer:
+    """Start moto's server in a process of its own.
+
+    Its state is then its own: a `mock_aws()` elsewhere in this process cannot wipe it, and
+    its request handling does not compete with this process for the GIL.
+    """
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto's server exited with status {proc.returncode} at start")
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto's server did not listen on {host}:{port}") from None
+            time.sleep(0.05)
+    return MotoServer(_MotoProcess(proc), host, port)

@@ -108,8 +108,7 @@ async def classify_llm(client: AsyncOpenAI, config: LlmConfig, text: str) -> Cla
         )
     except openai.APITimeoutError:
         raise ModelCallError(
-            f"model {config.model} timed out after {client.timeout}s "
-            f"({client.max_retries} retries)"
+            f"model {config.model} timed out after {client.timeout}s ({client.max_retries} retries)"
         ) from None
     except openai.RateLimitError as exc:
         raise ModelCallError(

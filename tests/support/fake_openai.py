@@ -65,8 +65,7 @@ class FakeOpenAI:
     # lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeOpenAI:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self  # type: ignore[attr-defined]
         self._httpd = server
         threading.Thread(
@@ -196,6 +195,11 @@ class FakeOpenAI:
                 "total_tokens": behaviour.prompt_tokens + behaviour.completion_tokens,
             },
         }
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default of 5 resets connections under concurrent load
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

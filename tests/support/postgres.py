@@ -7,6 +7,7 @@ Debian's newest /usr/lib/postgresql/*/bin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -100,10 +101,8 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:

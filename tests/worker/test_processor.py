@@ -399,11 +399,14 @@ def test_api_throttling_is_retried(settings, account, api):
     api.inject_http_errors(429, 2)
     [outcome] = process(settings, job_id)
     assert outcome.status == "COMPLETED", outcome.reason
+    api.inject_http_errors(503, 1)
+    [outcome] = process(settings, account.job(score_id))
+    assert outcome.status == "COMPLETED", outcome.reason
 
 
 def test_api_client_errors_are_not_retried(settings, account, api):
     bad_key = dataclasses.replace(settings, api_key=type(settings.api_key)("wrong-key"))
-    with pytest.raises(Exception, match="401"):
+    with pytest.raises(Exception, match="UnauthorizedException"):
         process(bad_key, "any-job")
     assert api.request_count == 1
 
