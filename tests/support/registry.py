@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -25,7 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
+# Debian's paths, or the Nix check's (nix/test-tools.nix).
+SKOPEO_BINARY = os.environ.get("PLEXUS_TEST_SKOPEO", "/usr/bin/skopeo")
+REGISTRY_BINARY = os.environ.get("PLEXUS_TEST_REGISTRY", "/usr/bin/docker-registry")
 V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 

@@ -26,13 +26,13 @@ from moto import mock_aws
 
 from plexus import cli
 from tests.support.docker_archive import make_layer, write_docker_archive
-from tests.support.registry import LocalRegistry, RegistryProxy
+from tests.support.registry import SKOPEO_BINARY, LocalRegistry, RegistryProxy
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # What moto's GetAuthorizationToken returns as the registry password.
 ECR_PASSWORD = f"{ACCOUNT}-auth-token"
-SKOPEO = "/usr/bin/skopeo"
+SKOPEO = SKOPEO_BINARY
 
 SHIM = """#!{python}
 # Records how skopeo was called, then runs the real one.

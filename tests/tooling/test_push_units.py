@@ -27,6 +27,7 @@ from plexus.tooling.lambda_manifest import (
 from plexus.tooling.push import _cleanup_on_sigterm
 from plexus.tooling.skopeo import RegistryCredentials, Skopeo
 from tests.support.docker_archive import make_layer, write_docker_archive
+from tests.support.registry import SKOPEO_BINARY as SKOPEO
 
 CONFIG = "sha256:" + "c" * 64
 
@@ -58,7 +59,7 @@ def test_written_archives_are_reproducible_and_readable(tmp_path: Path, gzip_com
     # skopeo reads the plain form and agrees on the config digest (the image ID).
     if not gzip_compress:
         raw = subprocess.run(
-            ["/usr/bin/skopeo", "inspect", "--raw", f"docker-archive:{first}"],
+            [SKOPEO, "inspect", "--raw", f"docker-archive:{first}"],
             capture_output=True,
             check=True,
         ).stdout
@@ -137,7 +138,7 @@ CREDS = RegistryCredentials("registry.example:5000", "AWS", "s3cret-password-val
 
 
 def test_auth_file_is_private_while_open_and_gone_after_an_error():
-    with pytest.raises(RuntimeError), Skopeo("/usr/bin/skopeo", CREDS) as sk:
+    with pytest.raises(RuntimeError), Skopeo(SKOPEO, CREDS) as sk:
         authfile = sk.authfile
         assert stat.S_IMODE(authfile.stat().st_mode) == 0o600
         assert stat.S_IMODE(authfile.parent.stat().st_mode) == 0o700
@@ -152,7 +153,7 @@ def test_sigterm_still_removes_the_auth_file():
     with (
         pytest.raises(SystemExit) as stopped,
         _cleanup_on_sigterm(),
-        Skopeo("/usr/bin/skopeo", CREDS) as sk,
+        Skopeo(SKOPEO, CREDS) as sk,
     ):
         workdir = sk.workdir
         os.kill(os.getpid(), signal.SIGTERM)
@@ -162,7 +163,7 @@ def test_sigterm_still_removes_the_auth_file():
 
 
 def test_skopeo_messages_are_redacted_and_classified():
-    sk = Skopeo("/usr/bin/skopeo", CREDS)
+    sk = Skopeo(SKOPEO, CREDS)
     refused = sk._fail(
         "pushing",
         [f'time="x" level=fatal msg="unauthorized: bad {CREDS.password} or {CREDS.auth}"'],
