@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ PLEXUS_KEY = "da2-local-test-plexus-key-0001"
 OPENAI_KEY = "sk-local-test-openai-key-0002"
 REGION = "us-east-1"
 BUCKET = "scoreresultattachments-test"
+HANDLER_DIR = Path(__file__).resolve().parents[1] / "lambda_functions" / "score_processing"
 
 
 @pytest.fixture(scope="session")
@@ -171,3 +173,15 @@ def worker_env(
 @pytest.fixture
 def settings(worker_env: dict[str, str], use_aws_env: dict[str, str]) -> Settings:
     return load_settings(worker_env)
+
+
+@pytest.fixture
+def function(worker_env: dict[str, str], tmp_path: Path) -> Any:
+    """lambda_functions/score_processing under the real awslambdaric, as the image runs it;
+    its output goes to `function.log_path`."""
+    log_path = tmp_path / "function.log"
+    from plexus.tooling.invoke import LocalFunction
+
+    with log_path.open("wb") as log, LocalFunction(HANDLER_DIR, env=worker_env, output=log) as fn:
+        fn.log_path = log_path
+        yield fn

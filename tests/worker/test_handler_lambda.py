@@ -5,43 +5,11 @@ API, moto's S3 and the fake OpenAI server behind it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from plexus.tooling.invoke import LocalFunction
-from tests.conftest import OPENAI_KEY, PLEXUS_KEY
+from tests.conftest import HANDLER_DIR, OPENAI_KEY, PLEXUS_KEY
+from tests.support.lambda_events import sqs_event
 from tests.worker.test_processor import KEYWORD_YAML, LLM_YAML, answer
-
-HANDLER_DIR = Path(__file__).resolve().parents[2] / "lambda_functions" / "score_processing"
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"msg-{i}",
-                "receiptHandle": f"rh-{i}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scoring",
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
-
-
-@pytest.fixture
-def function(worker_env: dict[str, str], tmp_path: Path) -> Any:
-    log_path = tmp_path / "function.log"
-    with log_path.open("wb") as log, LocalFunction(HANDLER_DIR, env=worker_env, output=log) as fn:
-        fn.log_path = log_path
-        yield fn
 
 
 def test_drain_single_job_and_sqs_through_awslambdaric(function, account, api, openai):
