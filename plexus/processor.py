@@ -15,6 +15,7 @@ One job, step by step (`_score`):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -346,8 +347,6 @@ class JobProcessor:
         source: str,
         attachments: list[str],
     ) -> None:
-        import json
-
         fields = {
             "id": result_id,
             "value": classification.value,

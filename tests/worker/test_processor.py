@@ -14,7 +14,7 @@ import pytest
 from plexus.api_client import PlexusApi
 from plexus.claim import utc_iso
 from plexus.processor import JobOutcome, JobProcessor, score_result_id
-from plexus.settings import Settings
+from plexus.settings import Secret, Settings
 from tests.conftest import BUCKET, OPENAI_KEY, PLEXUS_KEY
 
 LLM_YAML = """
@@ -157,7 +157,7 @@ def test_postgres_store_saves_the_model_call_across_a_crash(
 ):
     settings = dataclasses.replace(
         settings,
-        postgres_uri=type(settings.api_key)(postgres.create_database("crash")),
+        postgres_uri=Secret(postgres.create_database("crash")),
         lease_seconds=0.5,
     )
     score_id = account.score("Greeting", LLM_YAML)
@@ -405,7 +405,7 @@ def test_api_throttling_is_retried(settings, account, api):
 
 
 def test_api_client_errors_are_not_retried(settings, account, api):
-    bad_key = dataclasses.replace(settings, api_key=type(settings.api_key)("wrong-key"))
+    bad_key = dataclasses.replace(settings, api_key=Secret("wrong-key"))
     with pytest.raises(Exception, match="UnauthorizedException"):
         process(bad_key, "any-job")
     assert api.request_count == 1
@@ -415,7 +415,7 @@ def test_secrets_stay_out_of_logs_results_and_attachments(
     settings, account, api, openai, s3, caplog, postgres
 ):
     pg_uri = postgres.create_database("secrets")
-    settings = dataclasses.replace(settings, postgres_uri=type(settings.api_key)(pg_uri))
+    settings = dataclasses.replace(settings, postgres_uri=Secret(pg_uri))
     caplog.set_level(logging.DEBUG)
     score_id = account.score("Greeting", LLM_YAML)
     ok = account.job(score_id, text="hello")
