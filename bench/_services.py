@@ -16,8 +16,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
-
 from plexus.local.api_server import LocalPlexusApi  # noqa: E402
 from plexus.local.aws import start_moto_process  # noqa: E402
 from tests.support.fake_openai import FakeOpenAI  # noqa: E402
@@ -51,13 +49,7 @@ class Services:
 def services() -> Iterator[Services]:
     with start_moto_process() as moto:
         aws = moto.env(REGION)
-        boto3.client(
-            "s3",
-            endpoint_url=moto.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ).create_bucket(Bucket=BUCKET)
+        moto.client("s3", REGION).create_bucket(Bucket=BUCKET)
         with LocalPlexusApi(moto.endpoint_url, PLEXUS_KEY) as api, FakeOpenAI(OPENAI_KEY) as ai:
             env = {
                 **aws,

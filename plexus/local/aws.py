@@ -48,6 +48,18 @@ class MotoServer:
             "AWS_DEFAULT_REGION": region,
         }
 
+    def client(self, service: str, region: str = DEFAULT_REGION) -> Any:
+        """A boto3 client for `service` on this server."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=region,
+            aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+            aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+        )
+
     def stop(self) -> None:
         with self._stop_lock:
             if self._stopped:

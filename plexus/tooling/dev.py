@@ -62,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    import boto3
-
     from plexus.local.api_server import LocalPlexusApi
     from plexus.tooling.invoke import LocalFunction
 
@@ -75,13 +73,7 @@ def run(args: argparse.Namespace) -> int:
     log = sys.stderr
     with start_moto_server() as moto:
         aws_env = moto.env(REGION)
-        boto3.client(
-            "s3",
-            endpoint_url=moto.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"],
-        ).create_bucket(Bucket=BUCKET)
+        moto.client("s3", REGION).create_bucket(Bucket=BUCKET)
         with LocalPlexusApi(moto.endpoint_url, api_key, region=REGION) as api:
             jobs = _seed(api)
             print(f"local Plexus API at {api.url}; {len(jobs)} pending jobs seeded", file=log)
