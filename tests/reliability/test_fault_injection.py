@@ -1,28 +1,52 @@
-"""Four worker processes over 300 jobs with faults injected: model 429s, timeouts and replies
-outside the classes in 10% of calls, S3 errors in 5% of uploads, and one worker killed in
-the middle of a job. Afterwards every job is COMPLETED or FAILED with its reason, none was
-scored twice, none is left IN_PROGRESS past its lease, every COMPLETED job has its result
-and attachments, and no secret is anywhere."""
+"""Four worker processes over 300 jobs with faults injected, one of them killed mid-job.
+
+Faults: the model answers 429, stalls past the client's timeout, or replies outside the
+classes in 10% of calls (seeded); 5% of score results cannot be stored in S3 (a proxy in
+front of moto refuses their uploads on every attempt); one worker is killed with SIGKILL
+while it holds four jobs at known points: two with their ScoreResult created but not yet
+marked COMPLETED, two waiting on the model. After the workers stop, more workers run, each
+once the last lease has run out, until one finds nothing to claim.
+
+Then: every job is COMPLETED or FAILED with a reason; no job has two ScoreResults or got
+more usable model answers than it had claims; nothing is IN_PROGRESS; every COMPLETED job
+has its ScoreResult and both attachments in S3; the killed worker's jobs were claimed again
+and finished; and no secret is in any worker's output, job, ScoreResult or S3 object.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from plexus.processor import score_result_id
 from tests.conftest import BUCKET, OPENAI_KEY, PLEXUS_KEY
-from tests.reliability.s3_fault_proxy import S3FaultProxy
+from tests.reliability.fault_proxy import FaultProxy, HoldCompletions, S3UploadFaults
+from tests.reliability.model_faults import ModelFaults, item_text
+from tests.reliability.workers import WorkerProcess, start_worker
+from tests.support.fake_openai import FakeOpenAI
 
 JOBS = 300
-WORKERS = 4
-LEASE = 3.0
+LEASE_SECONDS = 3.0
+MODEL_TIMEOUT_SECONDS = 1.0
+S3_FAULT_RATE = 0.05
+# The killed worker ("victim") has its own model server and API proxy. Its API proxy
+# holds its COMPLETED writes number VICTIM_HOLD_FIRST and the next; its model answers two
+# more calls than that, then none. Running four jobs at once, it ends up stuck on four:
+# two with their ScoreResult created but never marked COMPLETED, two waiting on the model.
+# Its uploads go straight to moto, so that no injected failure changes that count.
+VICTIM_HOLD_FIRST = 5
+VICTIM_ANSWERS = VICTIM_HOLD_FIRST + 3
 LLM_YAML = """
 class: LLMClassifier
 model: gpt-4o-mini
@@ -31,126 +55,264 @@ user_message: "Did the agent greet the caller?\\n{text}"
 """
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "plexus.cli", "work"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+def reason_of(message: str) -> str:
+    for marker, reason in (
+        ("is not one of", "model replied outside the classes"),
+        ("storing s3://", "S3 refused the attachments"),
+        ("timed out after", "model timed out after its retry"),
+        ("still throttled (429)", "model still throttled after its retry"),
+        ("abandoned:", "every attempt outlived its lease"),
+    ):
+        if marker in message:
+            return reason
+    return f"unexpected: {message[:120]}"
+
+
+class VictimModel:
+    """The killed worker's own model server: answers `answers` calls, then holds the rest."""
+
+    def __init__(self, fake: FakeOpenAI, answers: int) -> None:
+        self.fake = fake
+        self.answers = answers
+        self.calls: list[str] = []
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> Any:
+        with self._lock:
+            self.calls.append(item_text(body))
+            waiting = len(self.calls) > self.answers
+        if waiting:
+            self.gate.wait(timeout=120)
+        return self.fake.answer_first_class(body)
+
+    @property
+    def waiting(self) -> list[str]:
+        with self._lock:
+            return self.calls[self.answers :]
+
+
+def wait_for(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def attempts_of(job: dict[str, Any]) -> int:
+    return int(json.loads(job.get("metadata") or "{}").get("attempts", 1))
+
+
+def jobs_of(api: Any, job_ids: set[str]) -> dict[str, dict[str, Any]]:
+    return {job["id"]: job for job in api.scan("ScoringJob") if job["id"] in job_ids}
+
+
+def sleep_past_leases(api: Any, job_ids: set[str]) -> None:
+    """Until every IN_PROGRESS job's lease has run out (its claim is then claimable)."""
+    jobs = jobs_of(api, job_ids).values()
+    started = [job["startedAt"] for job in jobs if job["status"] == "IN_PROGRESS"]
+    if started:
+        last = datetime.strptime(max(started), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        time.sleep(max(0.0, last.timestamp() + LEASE_SECONDS + 0.3 - time.time()))
 
 
 @pytest.mark.slow
 def test_four_workers_with_faults_and_a_kill(
-    worker_env, account, api, openai, s3, postgres, tmp_path
+    worker_env, account, api, openai, s3, pg_uri_with_password, tmp_path: Path
 ):
-    pg_uri = postgres.create_database("reliability")
+    pg_uri, pg_password = pg_uri_with_password
     score_id = account.score("Greeting", LLM_YAML)
-    jobs = [account.job(score_id, text=f"Agent: hello, caller number {i}") for i in range(JOBS)]
-    openai.latency = 0.02
-    openai.set_fault_rates(
-        rate_429=0.04, rate_timeout=0.03, rate_bad_class=0.03, seed=7, timeout_seconds=1.5
-    )
+    inputs = [f"Agent: hello, caller number {i}" for i in range(JOBS)]
+    text_of = {account.job(score_id, text=text): text for text in inputs}
+    job_ids = set(text_of)
 
-    with S3FaultProxy(worker_env["AWS_ENDPOINT_URL"], rate=0.05) as s3_proxy:
+    model = ModelFaults(
+        openai,
+        rate_429=0.04,
+        rate_timeout=0.03,
+        rate_bad_class=0.03,
+        seed=7,
+        stall_seconds=MODEL_TIMEOUT_SECONDS * 2,
+    )
+    openai.set_default(model)
+    openai.latency = 0.01
+    s3_faults = S3UploadFaults(S3_FAULT_RATE)
+    held = HoldCompletions(first=VICTIM_HOLD_FIRST, count=2)
+    api_path = urlsplit(api.url).path
+    with (
+        FaultProxy(worker_env["AWS_ENDPOINT_URL"], s3_faults) as s3_proxy,
+        FaultProxy(api.url, held) as api_proxy,
+        FakeOpenAI(api_key=OPENAI_KEY) as victim_openai,
+    ):
+        victim_model = VictimModel(victim_openai, VICTIM_ANSWERS)
+        victim_openai.set_default(victim_model)
         env = {
             **os.environ,
             **worker_env,
             "AWS_ENDPOINT_URL_S3": s3_proxy.url,
             "PLEXUS_POSTGRES_URI": pg_uri,
-            "PLEXUS_JOB_LEASE_SECONDS": str(LEASE),
-            "PLEXUS_MODEL_TIMEOUT_SECONDS": "0.5",
+            "PLEXUS_JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+            "PLEXUS_MODEL_TIMEOUT_SECONDS": str(MODEL_TIMEOUT_SECONDS),
             "PLEXUS_MODEL_MAX_RETRIES": "1",
             "PLEXUS_CONCURRENCY": "4",
         }
-        logs = [tmp_path / f"worker-{i}.log" for i in range(WORKERS + 1)]
+        victim_env = {
+            **env,
+            "PLEXUS_API_URL": api_proxy.url + api_path,
+            "OPENAI_BASE_URL": victim_openai.base_url,
+            "AWS_ENDPOINT_URL_S3": worker_env["AWS_ENDPOINT_URL"],
+            # Its model never answers; it must still be waiting when it is killed.
+            "PLEXUS_MODEL_TIMEOUT_SECONDS": "60",
+        }
         started = time.monotonic()
-        workers = [start_worker(env, logs[i]) for i in range(WORKERS)]
-        # Kill one worker in the middle of a job: once the model has seen 40 calls, every
-        # worker has jobs in flight.
-        deadline = time.monotonic() + 60
-        while len(openai.requests) < 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        workers[0].send_signal(signal.SIGKILL)
-        for worker in workers[1:]:
-            assert worker.wait(timeout=240) in (0, 1)
-        workers[0].wait(timeout=10)
-        left = [j for j in jobs if api.get("ScoringJob", j)["status"] == "IN_PROGRESS"]
-        # After the lease, a new worker picks up what the killed one left.
-        time.sleep(LEASE + 0.5)
-        rescuer = start_worker(env, logs[WORKERS])
-        assert rescuer.wait(timeout=120) in (0, 1)
+        victim = start_worker("victim", victim_env, tmp_path)
+        workers = [start_worker(f"worker-{n}", env, tmp_path) for n in (1, 2, 3)]
+
+        def victim_stuck() -> bool:
+            holding, waiting = len(held.held_jobs), len(victim_model.waiting)
+            return holding == 2 and waiting == 2
+
+        wait_for(victim_stuck, 60, "the victim to hold four jobs mid-way")
+        killed_at = time.monotonic() - started
+        victim.process.send_signal(signal.SIGKILL)
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        victim_openai.set_default(None)
+        victim_model.gate.set()
+        api_proxy.release()
+        held_jobs = list(held.held_jobs)
+        by_text = {t: j for j, t in text_of.items()}
+        waiting_jobs = [by_text[t] for t in victim_model.waiting]
+
+        for worker in workers:
+            assert worker.wait(timeout=180) in (0, 1), worker.stderr.read_text()[-3000:]
+        # More workers, each once the leases have run out, until one finds nothing to do.
+        rescuers: list[WorkerProcess] = []
+        while not rescuers or rescuers[-1].did_work():
+            assert len(rescuers) < 4, "workers kept finding claimable jobs"
+            sleep_past_leases(api, job_ids)
+            rescuer = start_worker(f"rescuer-{len(rescuers) + 1}", env, tmp_path)
+            assert rescuer.wait(timeout=120) in (0, 1), rescuer.stderr.read_text()[-3000:]
+            rescuers.append(rescuer)
         seconds = time.monotonic() - started
 
-    records = {j: api.get("ScoringJob", j) for j in jobs}
-    statuses = Counter(r["status"] for r in records.values())
+    jobs = jobs_of(api, job_ids)
+    assert len(jobs) == JOBS
+    statuses = Counter(job["status"] for job in jobs.values())
     assert set(statuses) <= {"COMPLETED", "FAILED"}, statuses
-    results_by_job = Counter(
-        r["scoringJobId"] for r in api.scan("ScoreResult") if r.get("scoringJobId") in records
-    )
-    assert all(n == 1 for n in results_by_job.values()), "a job was scored twice"
-    reasons: Counter[str] = Counter()
-    for job_id, job in records.items():
-        if job["status"] == "FAILED":
-            assert job["errorMessage"], job
-            assert results_by_job[job_id] == 0
-            reasons[classify(job["errorMessage"])] += 1
-        else:
-            metadata = json.loads(job["metadata"])
-            assert results_by_job[job_id] == 1
-            result = api.get("ScoreResult", metadata["scoreResultId"])
-            assert result["value"] in ("Yes", "No")
-            for key in result["attachments"]:
-                assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+    results = {r["id"]: r for r in api.scan("ScoreResult") if r.get("scoringJobId") in jobs}
+    results_per_job = Counter(r["scoringJobId"] for r in results.values())
+    assert max(results_per_job.values()) == 1, "a job has two ScoreResults"
 
-    # Each fault shows up, each with its own reason; most jobs still complete.
-    # The killed worker's jobs were claimed again once their lease ran out.
-    reclaimed = [
-        j
-        for j, r in records.items()
-        if json.loads(r.get("metadata") or "{}").get("attempts", 1) > 1
-    ]
-    assert reclaimed, "the killed worker left no job in flight"
-    assert reasons["reply outside the classes"] > 0
-    assert reasons["S3"] > 0 and s3_proxy.failed_keys
+    # No job got more usable model answers than it was claimed: retried claims reuse the
+    # stored model output or the result, and never pay for the model twice.
+    overpaid = {
+        j: model.answered[text_of[j]]
+        for j in jobs
+        if model.answered[text_of[j]] > attempts_of(jobs[j])
+    }
+    assert not overpaid, overpaid
+
+    reasons: Counter[str] = Counter()
+    attachments_to_read: list[str] = []
+    for job_id, job in jobs.items():
+        if job["status"] == "FAILED":
+            assert job.get("errorMessage"), job
+            reasons[reason_of(job["errorMessage"])] += 1
+            assert results_per_job[job_id] == 0, job
+            continue
+        result_id = json.loads(job["metadata"])["scoreResultId"]
+        assert result_id == score_result_id(job_id)
+        assert results_per_job[job_id] == 1
+        result = results[result_id]
+        assert result["value"] in ("Yes", "No") and result["scoringJobId"] == job_id
+        # Two attachments under the result's prefix (a later attempt may write in a
+        # folder of its own there).
+        assert sorted(k.rsplit("/", 1)[1] for k in result["attachments"]) == [
+            "log.txt",
+            "trace.json",
+        ]
+        assert all(k.startswith(f"scoreresults/{result_id}/") for k in result["attachments"])
+        attachments_to_read += result["attachments"]
+    assert not [r for r in reasons if r.startswith("unexpected")], reasons
+    stored = stored_objects(s3, {score_result_id(j) for j in jobs})
+    missing = [key for key in attachments_to_read if not stored.get(key)]
+    assert not missing, f"COMPLETED jobs without their attachments in S3: {missing[:5]}"
+    for key in attachments_to_read:
+        if key.endswith("trace.json"):
+            # The stored trace is the one of the attempt that made the ScoreResult.
+            trace, result = json.loads(stored[key]), results[key.split("/")[1]]
+            assert trace["scoreResultId"] == result["id"]
+            assert trace["classification"]["value"] == result["value"]
+
+    # The killed worker's jobs were claimed again after their lease and finished; the ones
+    # whose result it had created were completed with that result, without the model.
+    for job_id in held_jobs + waiting_jobs:
+        assert attempts_of(jobs[job_id]) >= 2, jobs[job_id]
+    for job_id in held_jobs:
+        metadata = json.loads(jobs[job_id]["metadata"])
+        assert jobs[job_id]["status"] == "COMPLETED" and metadata["cached"] is True, metadata
+        assert model.answered[text_of[job_id]] == 0
+
+    # Each injected fault happened and shows up as its own reason; most jobs still finish.
+    assert all(model.served[kind] > 0 for kind in ("429", "timeout", "bad_class")), model.served
+    assert reasons["model replied outside the classes"] > 0
+    assert reasons["S3 refused the attachments"] == len(s3_faults.refused_results) > 0
     assert statuses["COMPLETED"] >= JOBS * 0.8
 
-    # No secret in worker output, job errors, results or attachments.
-    texts = [log.read_text(errors="replace") for log in logs]
-    texts += [json.dumps(r) for r in records.values()]
-    texts += [json.dumps(r) for r in api.scan("ScoreResult")]
-    sample = [r for r in api.scan("ScoreResult") if r.get("scoringJobId") in records][:30]
-    texts += [
-        s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
-        for r in sample
-        for key in r["attachments"]
-    ]
-    for text in texts:
-        for secret in (PLEXUS_KEY, OPENAI_KEY, pg_uri):
-            assert secret not in text
+    # No secret anywhere the run wrote.
+    texts_written = [t for w in [victim, *workers, *rescuers] for t in w.texts()]
+    texts_written += [json.dumps(job) for job in jobs.values()]
+    texts_written += [json.dumps(result) for result in results.values()]
+    texts_written += list(stored.values())
+    for secret in (PLEXUS_KEY, OPENAI_KEY, pg_password):
+        leaks = [t[:200] for t in texts_written if secret in t]
+        assert not leaks, leaks
 
+    reclaimed = [j for j, job in jobs.items() if attempts_of(job) > 1]
+    completed_from = Counter(
+        "earlier result" if metadata.get("cached") else metadata.get("source")
+        for metadata in (json.loads(job.get("metadata") or "{}") for job in jobs.values())
+        if "scoreResultId" in metadata
+    )
     summary = {
         "jobs": JOBS,
         "seconds": round(seconds, 1),
+        "killed_at_seconds": round(killed_at, 1),
         "statuses": dict(statuses),
         "failed_by_reason": dict(reasons),
-        "model_requests": len(openai.requests),
-        "s3_result_prefixes_failed": len({k.rsplit("/", 1)[0] for k in s3_proxy.failed_keys}),
+        "completed_from": dict(completed_from),
+        "model_requests": len(openai.requests) + len(victim_model.calls),
+        "model_requests_by_outcome": dict(model.served),
+        "victim_model_requests": len(victim_model.calls),
+        "s3_puts_refused": s3_faults.refused_puts,
+        "s3_results_refused": len(s3_faults.refused_results),
+        "killed_worker_jobs": {
+            "result_created": len(held_jobs),
+            "waiting_on_model": len(waiting_jobs),
+        },
         "reclaimed_after_lease": len(reclaimed),
-        "in_progress_when_the_workers_stopped": len(left),
+        "reclaimed_from_live_workers": len(set(reclaimed) - set(held_jobs) - set(waiting_jobs)),
+        "rescue_rounds": len(rescuers),
+        "s3_objects_read": len(stored),
     }
     print("\nRELIABILITY", json.dumps(summary))
 
 
-def classify(message: str) -> str:
-    if "not one of" in message:
-        return "reply outside the classes"
-    if "storing s3://" in message:
-        return "S3"
-    if "timed out" in message:
-        return "model timeout"
-    if "429" in message or "throttled" in message:
-        return "model throttled"
-    return message[:60]
+def stored_objects(s3: Any, result_ids: set[str]) -> dict[str, str]:
+    """Every object stored under these score results' prefixes, by key."""
+    keys = [
+        entry["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKET, Prefix="scoreresults/"
+        )
+        for entry in page.get("Contents", [])
+        if entry["Key"].split("/")[1] in result_ids
+    ]
+
+    def read(key: str) -> str:
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        return body.decode("utf-8", errors="replace")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(keys, pool.map(read, keys), strict=True))
