@@ -1,16 +1,30 @@
 """Property-based tests: no input crashes the score YAML parser or the event parser with
-anything but the project's own error."""
+anything but the project's own error (ScoreConfigError, EventError), and what they accept
+is a valid result.
+
+Besides arbitrary text and arbitrary structures, the strategies aim at the sharp edges of
+the two formats: YAML tags, dates, huge numbers, anchors and deep nesting; JSON numbers
+past Python's integer-string limit and deep nesting.
+"""
 
 from __future__ import annotations
 
 import json
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from plexus.errors import ScoreConfigError
-from plexus.events import Drain, EventError, SingleJob, SqsBatch, job_id_from_sqs_body, parse_event
+from plexus.events import (
+    MAX_ID_LENGTH,
+    Drain,
+    EventError,
+    SingleJob,
+    SqsBatch,
+    job_id_from_sqs_body,
+    parse_event,
+)
 from plexus.scoring.config import KeywordConfig, LlmConfig, RegexConfig, parse_score_config
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,6 +36,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+CLASSES = ["LLMClassifier", "KeywordClassifier", "RegexClassifier"]
 config_keys = st.sampled_from(
     [
         "class",
@@ -37,33 +52,84 @@ config_keys = st.sampled_from(
         "name",
     ]
 )
-classes = st.sampled_from(
-    ["LLMClassifier", "KeywordClassifier", "RegexClassifier", "Other", 3, None]
-)
-config_like = st.fixed_dictionaries({"class": classes}, optional={"x": json_values}).flatmap(
+config_like = st.fixed_dictionaries(
+    {"class": st.sampled_from([*CLASSES, "Other", 3, None])}
+).flatmap(
     lambda base: st.dictionaries(config_keys, json_values, max_size=6).map(lambda d: {**d, **base})
 )
 
+# YAML scalars as a person (or a bad merge) might write them, most of them awkward.
+TAGS = "!!int !!float !!bool !!timestamp !!binary !!str !!set !!omap !!pairs !!map !!seq !!null"
+yaml_tags = st.sampled_from(["", "", "", "! ", "!!python/tuple ", *(f"{t} " for t in TAGS.split())])
+yaml_scalars = st.one_of(
+    st.sampled_from(
+        [
+            *("Yes", "No", "gpt-4o-mini", "{text}", "~", "null", "true", "=", "'", "''", '""'),
+            *("0x1F", "0o17", "0b101", "1_000", "1:30:00", ".inf", "-.nan", "1e400"),
+            *("<<", "*x", "&x y", "2024-02-29", "2023-02-29", "2001-13-45"),
+            "2001-12-14t21:59:43.10-99:00",
+        ]
+    ),
+    st.integers(min_value=1, max_value=6000).map(lambda n: "9" * n),
+    st.text(alphabet="-+.:eE0123456789xob_", max_size=12),
+    st.text(max_size=15),
+)
+yaml_values = st.recursive(
+    st.tuples(yaml_tags, yaml_scalars).map("".join),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]"),
+        st.lists(st.tuples(yaml_scalars, inner), max_size=3).map(
+            lambda kvs: "{" + ", ".join(f"{k}: {v}" for k, v in kvs) + "}"
+        ),
+        st.tuples(yaml_tags, inner).map("".join),
+    ),
+    max_leaves=8,
+)
+deep_yaml = st.tuples(st.sampled_from(["[", "{a: ", "- "]), st.integers(1, 3000)).map(
+    lambda t: "class: RegexClassifier\nrules: " + t[0] * t[1]
+)
+yaml_documents = st.one_of(
+    st.lists(st.tuples(config_keys | st.text(max_size=8), yaml_values), max_size=6).map(
+        lambda kvs: "\n".join(f"{k}: {v}" for k, v in kvs)
+    ),
+    st.tuples(st.sampled_from(CLASSES), st.lists(st.tuples(config_keys, yaml_values))).map(
+        lambda t: f"class: {t[0]}\n" + "\n".join(f"{k}: {v}" for k, v in t[1])
+    ),
+    deep_yaml,
+)
 
-def _parse(text: str) -> None:
+
+def check_score_config(text: str) -> None:
     try:
         config = parse_score_config(text)
     except ScoreConfigError as exc:
-        assert str(exc)
+        assert str(exc).startswith("score version: ")
     else:
         assert isinstance(config, LlmConfig | KeywordConfig | RegexConfig)
+        if isinstance(config, LlmConfig):
+            assert "{text}" in config.user_message and len(config.valid_classes) >= 2
 
 
 @SETTINGS
 @given(st.text(max_size=300))
 def test_any_text_parses_or_raises_score_config_error(text):
-    _parse(text)
+    check_score_config(text)
 
 
 @SETTINGS
-@given(config_like)
-def test_any_yaml_mapping_parses_or_raises_score_config_error(data):
-    _parse(yaml.safe_dump(data))
+@given(st.one_of(config_like, json_values))
+def test_any_yaml_structure_parses_or_raises_score_config_error(data):
+    check_score_config(yaml.safe_dump(data))
+
+
+@SETTINGS
+@given(yaml_documents)
+@example("class: LLMClassifier\nmodel: 2023-02-29")  # a date that does not exist
+@example("class: LLMClassifier\ntemperature: " + "9" * 5000)  # over the 4300-digit limit
+@example("class: KeywordClassifier\nrules: " + "[" * 3000)  # nesting past the stack
+@example("class: KeywordClassifier\ndefault: !!bool maybe")
+def test_awkward_yaml_parses_or_raises_score_config_error(text):
+    check_score_config(text)
 
 
 events = (
@@ -73,6 +139,18 @@ events = (
         st.sampled_from(["scoringJobId", "Records", "source", "detail-type", "other"]),
         json_values,
         max_size=3,
+    )
+    | st.fixed_dictionaries(
+        {
+            "Records": st.lists(
+                st.fixed_dictionaries(
+                    {"eventSource": st.sampled_from(["aws:sqs", "aws:s3", None])},
+                    optional={"messageId": json_values, "body": json_values},
+                )
+                | json_values,
+                max_size=4,
+            )
+        }
     )
 )
 
@@ -88,14 +166,29 @@ def test_any_event_is_understood_or_raises_event_error(event):
         assert isinstance(request, Drain | SingleJob | SqsBatch)
         if isinstance(request, SingleJob):
             assert request.job_id and request.job_id.isprintable()
+        if isinstance(request, SqsBatch):
+            assert request.records
+
+
+json_texts = st.one_of(
+    st.text(max_size=200),
+    json_values.map(json.dumps),
+    json_values,
+    st.integers(min_value=1, max_value=6000).map(lambda n: '{"scoring_job_id": ' + "7" * n + "}"),
+    st.integers(min_value=1, max_value=100_000).map(lambda n: "[" * n),
+    st.text(max_size=250).map(lambda s: json.dumps({"scoring_job_id": s})),
+)
 
 
 @SETTINGS
-@given(st.one_of(st.text(max_size=200), json_values.map(json.dumps), json_values))
+@given(json_texts)
+@example("1" * 5000)  # a JSON number over Python's 4300-digit limit
+@example('{"scoring_job_id": "' + "x" * (MAX_ID_LENGTH + 1) + '"}')
 def test_any_sqs_body_gives_a_job_id_or_event_error(body):
     try:
         job_id = job_id_from_sqs_body(body)
     except EventError as exc:
         assert str(exc)
     else:
-        assert isinstance(job_id, str) and job_id.strip() == job_id and job_id
+        assert isinstance(job_id, str) and job_id.strip() == job_id
+        assert 0 < len(job_id) <= MAX_ID_LENGTH and job_id.isprintable()
