@@ -19,8 +19,12 @@ def _s3_client(region: str | None) -> Any:
     return boto3.client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
 
 
-def attachment_keys(score_result_id: str) -> tuple[str, str]:
+def attachment_keys(score_result_id: str, attempt: int = 1) -> tuple[str, str]:
+    # A later attempt writes beside the first, never over it: the attempt whose lease ran
+    # out may still be running, and the ScoreResult lists the keys of the one that made it.
     prefix = f"scoreresults/{score_result_id}"
+    if attempt > 1:
+        prefix += f"/attempt-{attempt}"
     return f"{prefix}/trace.json", f"{prefix}/log.txt"
 
 
@@ -39,10 +43,15 @@ def _put(region: str | None, bucket: str, key: str, body: bytes, content_type: s
 
 
 async def upload_attachments(
-    region: str | None, bucket: str, score_result_id: str, trace: dict[str, Any], log_text: str
+    region: str | None,
+    bucket: str,
+    score_result_id: str,
+    trace: dict[str, Any],
+    log_text: str,
+    attempt: int = 1,
 ) -> list[str]:
     """Store both files (concurrently, off the event loop) and return their keys."""
-    trace_key, log_key = attachment_keys(score_result_id)
+    trace_key, log_key = attachment_keys(score_result_id, attempt)
     trace_body = json.dumps(trace, indent=2, default=str).encode()
     await asyncio.gather(
         asyncio.to_thread(_put, region, bucket, trace_key, trace_body, "application/json"),

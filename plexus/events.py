@@ -48,9 +48,10 @@ def parse_event(event: Any) -> Request:
         return SingleJob(_job_id(event["scoringJobId"], "scoringJobId"))
     records = event.get("Records")
     if isinstance(records, list) and records:
-        if all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        # One foreign or broken record fails alone (job_id_from_sqs_record), not the batch.
+        if any(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
             return SqsBatch(records)
-        raise EventError("Records must all be SQS records (eventSource aws:sqs)")
+        raise EventError("Records has no SQS records (eventSource aws:sqs)")
     if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
         return Drain()
     keys = ", ".join(sorted(str(k) for k in event)[:10])
@@ -58,6 +59,16 @@ def parse_event(event: Any) -> Request:
         f"unrecognised event with keys [{keys}]: expected {{}}, a schedule event, "
         '{"scoringJobId": "..."} or an SQS event'
     )
+
+
+def job_id_from_sqs_record(record: dict[str, Any]) -> str:
+    """The scoring job id of one record of an SQS batch, or an EventError naming the problem."""
+    source = record.get("eventSource")
+    if source != "aws:sqs":
+        raise EventError(f"record is not an SQS message (eventSource {source!r})")
+    if "body" not in record:
+        raise EventError("SQS record has no body")
+    return job_id_from_sqs_body(record["body"])
 
 
 def job_id_from_sqs_body(body: Any) -> str:
@@ -68,7 +79,8 @@ def job_id_from_sqs_body(body: Any) -> str:
         raise EventError(f"SQS body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError also covers numbers past Python's 4300-digit int limit.
         raise EventError("SQS body is not valid JSON") from None
     if not isinstance(data, dict):
         raise EventError(f"SQS body must be a JSON object, got {type(data).__name__}")

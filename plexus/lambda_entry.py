@@ -20,7 +20,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from plexus import job_log
 from plexus.api_client import PlexusApi
-from plexus.events import Drain, EventError, SingleJob, SqsBatch, job_id_from_sqs_body, parse_event
+from plexus.events import (
+    Drain,
+    EventError,
+    SingleJob,
+    SqsBatch,
+    job_id_from_sqs_record,
+    parse_event,
+)
 from plexus.processor import DrainSummary, JobOutcome, JobProcessor
 from plexus.settings import Settings, load_settings, require
 
@@ -95,7 +102,7 @@ def _process_sqs(
 
     async def record_handler(record: Any) -> str:
         try:
-            job_id = job_id_from_sqs_body(record.body)
+            job_id = job_id_from_sqs_record(record.raw_event)
         except EventError as exc:
             logger.warning("SQS message %s rejected: %s", record.message_id, exc)
             raise
@@ -106,9 +113,22 @@ def _process_sqs(
             raise JobFailedError(f"job {job_id} failed: {outcome.reason}")
         return outcome.status
 
+    # batchItemFailures names records by messageId; one without it cannot be reported (nor
+    # retried by SQS, which always sets it), so it is logged and left out.
+    records = []
+    for index, record in enumerate(event["Records"]):
+        if isinstance(record, dict) and isinstance(record.get("messageId"), str):
+            records.append(record)
+        else:
+            logger.warning("record %d of the batch has no messageId: skipped", index)
+    if not records:
+        return {"batchItemFailures": []}
     batch = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = async_process_partial_response(
-        event=event, record_handler=record_handler, processor=batch, context=context
+        event={**event, "Records": records},
+        record_handler=record_handler,
+        processor=batch,
+        context=context,
     )
     _record_metrics(DrainSummary(outcomes))
     return dict(response)

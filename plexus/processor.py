@@ -333,7 +333,12 @@ class JobProcessor:
         )
         log.info("storing attachments of score result %s", result_id)
         return await upload_attachments(
-            self.settings.region, bucket, result_id, trace, "\n".join(lines) + "\n"
+            self.settings.region,
+            bucket,
+            result_id,
+            trace,
+            "\n".join(lines) + "\n",
+            attempt=trace["attempt"],
         )
 
     async def _create_result(

@@ -119,6 +119,13 @@ def parse_score_config(text: str | None, *, source: str = "score version") -> Sc
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScoreConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise ScoreConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # PyYAML lets Python's own errors out of some values: a date such as 2023-02-29, an
+        # integer past Python's 4300-digit limit, a tag on a value it cannot build (!!bool x).
+        value_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        raise ScoreConfigError(f"{source}: invalid YAML value ({value_error})") from None
     if not isinstance(data, dict):
         raise ScoreConfigError(
             f"{source}: configuration must be a YAML mapping, not {type(data).__name__}"
