@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.httpx import HTTPXAsyncTransport
@@ -168,7 +167,7 @@ class PlexusApi:
             raise ApiError(f"Plexus API error: {exc}") from None
         except TransportServerError as exc:
             raise ApiError(f"Plexus API HTTP {exc.code}: {exc}") from None
-        except (TransportError, httpx.HTTPError, TimeoutError) as exc:
+        except (TransportError, TimeoutError) as exc:
             raise ApiError(f"Plexus API unreachable: {type(exc).__name__}: {exc}") from None
 
     async def _send(self, request: GraphQLRequest) -> dict[str, Any]:
