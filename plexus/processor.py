@@ -230,10 +230,15 @@ class JobProcessor:
             await self._create_result(
                 claim, item, score, version_id, result_id, classification, source, attachments
             )
-            cost = classification.usage.get("cost_usd")
+            cost = classification.cost.total_cost
             finished = await self.claimer.complete(
                 claim,
-                {"scoreResultId": result_id, "cached": False, "source": source, "costUsd": cost},
+                {
+                    "scoreResultId": result_id,
+                    "cached": False,
+                    "source": source,
+                    "costUsd": str(cost),
+                },
             )
             if not finished:
                 return JobOutcome(
@@ -243,7 +248,7 @@ class JobProcessor:
                 claim.job_id,
                 "COMPLETED",
                 score_result_id=result_id,
-                cost_usd=Decimal(cost) if cost else None,
+                cost_usd=cost,
             )
         except EXPECTED_ERRORS as exc:
             return await self._fail(claim, str(exc), exc)
@@ -358,7 +363,7 @@ class JobProcessor:
             "explanation": classification.explanation,
             "confidence": classification.confidence,
             "metadata": json.dumps({"source": source, "attempt": claim.attempt}),
-            "cost": json.dumps(classification.usage),
+            "cost": json.dumps(classification.cost.to_json()),
             "trace": json.dumps(classification.trace, default=str),
             "code": "200",
             "type": "prediction",

@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from plexus.cost import Cost
 from plexus.errors import ModelCallError, ModelReplyError
 from plexus.scoring.config import LlmConfig
 from plexus.scoring.result import Classification
@@ -54,8 +55,8 @@ def make_client(settings: Settings) -> AsyncOpenAI:
     )
 
 
-def price_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
-    """USD cost from genai-prices' bundled price table; None for a model it does not know."""
+def price_usd(model: str, input_tokens: int, output_tokens: int) -> tuple[Decimal, Decimal] | None:
+    """(input, output) USD from genai-prices' bundled price table; None for an unknown model."""
     from genai_prices import Usage, calc_price
 
     try:
@@ -66,7 +67,7 @@ def price_usd(model: str, input_tokens: int, output_tokens: int) -> Decimal | No
         )
     except LookupError:
         return None
-    return price.total_price
+    return price.input_price, price.output_price
 
 
 def parse_reply(content: str | None, classes: list[str]) -> tuple[str, str, float | None]:
@@ -127,19 +128,23 @@ async def classify_llm(client: AsyncOpenAI, config: LlmConfig, text: str) -> Cla
     usage = completion.usage
     input_tokens = usage.prompt_tokens if usage else 0
     output_tokens = usage.completion_tokens if usage else 0
-    cost = price_usd(completion.model or config.model, input_tokens, output_tokens)
+    model = completion.model or config.model
+    prices = price_usd(model, input_tokens, output_tokens)
+    details = usage.prompt_tokens_details if usage else None
     return Classification(
         value=value,
         explanation=explanation,
         confidence=confidence,
-        usage={
-            "model": completion.model or config.model,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "total_tokens": input_tokens + output_tokens,
-            "cost_usd": str(cost) if cost is not None else None,
-            "llm_calls": 1,
-        },
+        cost=Cost.api_call(
+            provider="openai",
+            model=model,
+            node=config.name or "score",
+            prompt_tokens=input_tokens,
+            completion_tokens=output_tokens,
+            cached_tokens=(details.cached_tokens or 0) if details else 0,
+            input_cost=prices[0] if prices else None,
+            output_cost=prices[1] if prices else None,
+        ),
         trace={
             "classifier": "LLMClassifier",
             "model": config.model,

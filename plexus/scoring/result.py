@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from plexus.cost import Cost
+
 
 @dataclass(frozen=True)
 class Classification:
     value: str
     explanation: str
     confidence: float | None
-    # Model, token and USD accounting; empty for deterministic classifiers.
-    usage: dict[str, Any] = field(default_factory=dict)
+    # Tokens and USD in Plexus's cost format; zero for deterministic classifiers.
+    cost: Cost = field(default_factory=Cost)
     # Steps worth keeping in the trace (no secrets, no full prompts beyond the item text).
     trace: dict[str, Any] = field(default_factory=dict)
 
@@ -21,7 +23,7 @@ class Classification:
             "value": self.value,
             "explanation": self.explanation,
             "confidence": self.confidence,
-            "usage": self.usage,
+            "cost": self.cost.to_json(),
             "trace": self.trace,
         }
 
@@ -31,6 +33,6 @@ class Classification:
             value=str(data["value"]),
             explanation=str(data.get("explanation", "")),
             confidence=data.get("confidence"),
-            usage=dict(data.get("usage") or {}),
+            cost=Cost.from_json(data.get("cost")),
             trace=dict(data.get("trace") or {}),
         )

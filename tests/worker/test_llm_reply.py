@@ -40,6 +40,8 @@ def test_confidence_out_of_range_is_dropped_not_trusted():
 
 
 def test_price_from_the_bundled_table():
-    cost = price_usd("gpt-4o-mini", 1_000_000, 0)
-    assert cost is not None and cost > 0
+    prices = price_usd("gpt-4o-mini", 1_000_000, 1_000)
+    assert prices is not None
+    input_usd, output_usd = prices
+    assert input_usd > 0 and output_usd > 0
     assert price_usd("no-such-model-anywhere", 10, 10) is None

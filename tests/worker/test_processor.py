@@ -90,10 +90,14 @@ def test_llm_job_end_to_end(settings, account, api, openai, s3):
     assert result["scorecardId"] == account.scorecard_id
     assert result["scoreId"] == score_id
     assert result["scoreVersionId"] == account.scores[score_id][1]
+    # Plexus's cost format, which the dashboard sums.
     cost = json.loads(result["cost"])
-    assert cost["model"] == "gpt-4o-mini"
-    assert cost["input_tokens"] > 0 and cost["output_tokens"] > 0
-    assert float(cost["cost_usd"]) > 0
+    assert cost["prompt_tokens"] > 0 and cost["completion_tokens"] > 0
+    assert cost["total_tokens"] == cost["prompt_tokens"] + cost["completion_tokens"]
+    assert cost["llm_calls"] == 1
+    assert cost["total_cost"] == pytest.approx(cost["input_cost"] + cost["output_cost"])
+    assert cost["total_cost"] > 0
+    assert cost["components"][0]["model"] == "gpt-4o-mini"
     assert json.loads(job["metadata"])["scoreResultId"] == outcome.score_result_id
     # Both attachments exist under the result's prefix and are recorded on it.
     prefix = f"scoreresults/{outcome.score_result_id}"
