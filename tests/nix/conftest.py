@@ -235,7 +235,7 @@ def flake_eval() -> nixeval.Evaluation:
 def flake(flake_eval: nixeval.Evaluation) -> nixeval.Flake:
     """What evaluated, as derivations (`nix derivation show -r`) and apps (`nix eval`)."""
     if flake_eval.returncode != 0 or flake_eval.failures:
-        pytest.fail("the flake does not evaluate:\n" + flake_eval.report())
+        pytest.fail(f"{flake_eval.summary()}; see test_every_flake_output_evaluates")
     return nixeval.load_flake(flake_eval)
 
 

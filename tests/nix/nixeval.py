@@ -108,10 +108,10 @@ class Evaluation:
     kit: Path
     work: Path
     returncode: int
-    stdout: str
-    stderr: str
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
     seconds: float
-    outcomes: dict[str, Outcome]
+    outcomes: dict[str, Outcome] = field(repr=False)
     notes: list[str]
     total: int | None  # "nixeval: N attributes, ..."
 
@@ -132,9 +132,22 @@ class Evaluation:
         prefix = f"{kind}.{system}."
         return {a[len(prefix) :] for a in self.outcomes if a.startswith(prefix)}
 
+    def summary(self) -> str:
+        """One line: how many attributes failed, and the first with Nix's message."""
+        if self.failures:
+            first = self.failures[0]
+            more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+            return (
+                f"{len(self.failures)} of {len(self.outcomes)} flake attributes do not evaluate: "
+                f"{first.attr}: {first.error}{more}"
+            )
+        if self.returncode != 0:
+            return f"the kit's evaluate.sh failed (exit {self.returncode})"
+        return f"all {len(self.outcomes)} flake attributes evaluate"
+
     def report(self) -> str:
         """What a failing test shows: every FAIL with Nix's message, and the kit's own errors."""
-        lines = []
+        lines = [self.summary()]
         for o in self.failures:
             lines.append(f"{o.attr}: {o.error}")
             lines += ["    " + d for d in o.details[:40]]
