@@ -2,7 +2,7 @@
 pyproject.nix, build-system-pkgs, nixpkgs lib and dockerTools; the rest of nixpkgs stood
 in), then what the README promises read back from the derivations it made.
 
-Every output the flake has is evaluated on both systems; nothing here names an attribute,
+Every output the flake has is evaluated on both systems; nothing here lists its attributes,
 so a new image, app or check is covered as it lands. Without the kit (a user's clone) these
 tests skip: there `nix flake check` is the real check. What a pass does not prove: that
 anything builds, or that the stood-in nixpkgs packages behave like nixpkgs' (the kit's
@@ -11,6 +11,7 @@ README lists them).
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import tomllib
@@ -265,11 +266,16 @@ def check_apps(drvs: Derivations, apps: dict[str, dict[str, Any]], folders: list
     """`push` pushes the base and every function image; `<name>-local` runs each function's
     entrypoint and task root under the RIE."""
     names = [naming.image_name(f) for f in folders]
-    assert set(apps) == {"push", *(f"{n}-local" for n in names)}
+    assert {"push", *(f"{n}-local" for n in names)} <= set(apps), sorted(apps)
     words = exec_line(script(drvs, apps["push"]), "")
     assert words[1:2] == ["push"] and words[-1] == "$@", words
-    pushed = dict(w.split("=", 1) for w in words[2:-1])
-    assert list(pushed) == [naming.BASE_IMAGE, *sorted(names)], pushed
+    # NAME=PATH: what the push tool is given for each image (its archive, or what the
+    # flake makes of it: the image is the one whose derivations PATH's closure holds).
+    pushed = dict(
+        w.split("=", 1) for w in words[2:-1] if re.fullmatch(r"[a-z0-9-]+=/nix/store/\S+", w)
+    )
+    assert next(iter(pushed)) == naming.BASE_IMAGE, pushed
+    assert sorted(pushed) == sorted([naming.BASE_IMAGE, *names]), pushed
     for name, path in pushed.items():
         assert drvs.image_of(path).name == naming.repository_name(name), (name, path)
     for name in names:
@@ -282,7 +288,7 @@ def check_apps(drvs: Derivations, apps: dict[str, dict[str, Any]], folders: list
         layer = next(r for r in image.closure_roots if drvs.of(r) != image.base_json)
         (task,) = drvs.named_paths(drvs.of(layer) or "", "extraCommands")
         assert task.endswith(f"-{name}-task-root"), task
-        assert f"export LAMBDA_TASK_ROOT={task} PYTHONPATH={task}" in text
+        assert f"LAMBDA_TASK_ROOT={task}" in text, text
 
 
 def test_apps_push_every_image_and_run_each_function(flake: Flake) -> None:

@@ -3,8 +3,13 @@ the project's image contract on what it wrote.
 
 The kit makes confs shaped like the ones nix/images.nix has dockerTools write (a base, and a
 function image `fromImage` the base); the store paths in them are hand-made, not the flake's.
-The `stream_archives` fixture (tests/nix/conftest.py) hands the archives on: a test of what
-the flake makes of an archive next (e.g. the push-ready layout) starts from them.
+The `stream_archives` fixture (tests/nix/conftest.py) hands the archives on, so a test of
+what the flake makes of an archive next starts from real dockerTools output, e.g.
+
+    def test_push_ready_layout_of_streamed_images(stream_archives, tmp_path):
+        base = stream_archives.archives["base"]          # docker-archive, .tar.gz
+        function = stream_archives.archives["score-processing"]
+        ...convert each, then check the result as the flake's check will...
 """
 
 from __future__ import annotations
