@@ -143,7 +143,7 @@ class Evaluation:
             )
         if self.returncode != 0:
             return f"the kit's evaluate.sh failed (exit {self.returncode})"
-        return f"all {len(self.outcomes)} flake attributes evaluate"
+        return f"all {len(self.outcomes)} flake attributes evaluate ({self.seconds:.1f} s)"
 
     def report(self) -> str:
         """What a failing test shows: every FAIL with Nix's message, and the kit's own errors."""
@@ -271,7 +271,6 @@ class Image:
     created: str
     from_image: str  # the fromImage store path, "" for none
     closure_roots: list[str]  # store paths whose closure the image's own layers hold
-    max_layers: int
 
 
 class Derivations:
@@ -333,12 +332,8 @@ class Derivations:
         env = self.env(drv)
         return {p for a in attrs for p in STORE_PATH.findall(json.dumps(env.get(a, "")))}
 
-    def with_pname(self, pname: str, among: set[str] | None = None) -> list[str]:
-        return [
-            d
-            for d in (among if among is not None else self.drvs)
-            if self.env(d).get("pname") == pname
-        ]
+    def with_pname(self, pname: str) -> list[str]:
+        return [d for d in self.drvs if self.env(d).get("pname") == pname]
 
     @cached_property
     def images(self) -> list[Image]:
@@ -363,7 +358,6 @@ class Derivations:
                     created=env["created"],
                     from_image=env.get("fromImage") or "",
                     closure_roots=list(layers["exportReferencesGraph"]["graph"]),
-                    max_layers=int(layers["maxLayers"]),
                 )
             )
         return sorted(images, key=lambda i: (i.system, i.name))
@@ -393,17 +387,15 @@ class Flake:
     evaluation: Evaluation
     apps: dict[str, dict[str, dict[str, Any]]]
     drvs: Derivations
-    seconds: float  # the apps' `nix eval` and `nix derivation show`, after evaluate.sh
 
 
 def load_flake(evaluation: Evaluation) -> Flake:
     kit, work = evaluation.kit, evaluation.work
-    started = time.monotonic()
     with work_lock(work):  # evaluate.sh's copy of the checkout, kept until its next run
         apps = nix_eval_json(kit, work, work / "project", APPS_EXPR)
     app_drvs = [d for per in apps.values() for app in per.values() for d in app["drvs"]]
     drvs = Derivations.show(kit, work, [*evaluation.drv_paths().values(), *app_drvs])
-    return Flake(evaluation, apps, drvs, time.monotonic() - started)
+    return Flake(evaluation, apps, drvs)
 
 
 # --- stream-test.sh -------------------------------------------------------------------
@@ -413,14 +405,12 @@ def load_flake(evaluation: Evaluation) -> Flake:
 class StreamTest:
     returncode: int
     output: str
-    seconds: float
     # The archives nixpkgs' real stream_layered_image.py wrote, copied out of the work dir:
     # {"base": ..., "score-processing": ...} (image name -> docker-archive .tar.gz).
     archives: dict[str, Path]
 
 
 def run_stream_test(kit: Path, work: Path, into: Path) -> StreamTest:
-    started = time.monotonic()
     proc = subprocess.run(
         ["bash", str(kit / "stream-test.sh"), str(REPO)],
         # The checker runs with the project's Python, as the flake's image-contract check does.
@@ -431,9 +421,8 @@ def run_stream_test(kit: Path, work: Path, into: Path) -> StreamTest:
         text=True,
         timeout=300,
     )
-    seconds = time.monotonic() - started
     archives = {}
     for archive in sorted((work / "stream").glob("lambda-*.tar.gz")):
         name = archive.name.removeprefix("lambda-").removesuffix(".tar.gz")
         archives[name] = Path(shutil.copy2(archive, into / archive.name))
-    return StreamTest(proc.returncode, proc.stdout, seconds, archives)
+    return StreamTest(proc.returncode, proc.stdout, archives)

@@ -34,6 +34,7 @@ UNCHECKED_HASH = "UNCHECKED_HASH"
 def test_every_flake_output_evaluates(flake_eval: Evaluation) -> None:
     if flake_eval.returncode != 0 or flake_eval.failures:
         pytest.fail(flake_eval.report(), pytrace=False)
+    print(flake_eval.summary())  # shown with -rP: the count and the time it took
     # The kit reports outputs it did not evaluate (another kind, another system): none.
     assert not flake_eval.notes, flake_eval.notes
     assert flake_eval.total == len(flake_eval.outcomes) > 0
