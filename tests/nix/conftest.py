@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.nix import nixeval
+
 REPO = Path(__file__).resolve().parents[2]
 
 ENV_PYTHON = "/nix/store/0000000000000000000000000000000a-plexus-env/bin/python3.11"
@@ -217,3 +219,31 @@ def nix(tmp_path_factory: pytest.TempPathFactory) -> Nix:
         "NIX_REMOTE": f"local?root={root}",
     }
     return Nix(env)
+
+
+# --- the Nix evaluation kit (tests/nix/nixeval.py) ---------------------------------------
+# Session-scoped: the kit runs once per session and every test reads the same results.
+
+
+@pytest.fixture(scope="session")
+def flake_eval() -> nixeval.Evaluation:
+    """evaluate.sh over the checkout: every flake output, both systems (skips without the kit)."""
+    return nixeval.run_evaluation(nixeval.require_kit(), nixeval.work_dir())
+
+
+@pytest.fixture(scope="session")
+def flake(flake_eval: nixeval.Evaluation) -> nixeval.Flake:
+    """What evaluated, as derivations (`nix derivation show -r`) and apps (`nix eval`)."""
+    if flake_eval.returncode != 0 or flake_eval.failures:
+        pytest.fail(f"{flake_eval.summary()}; see test_every_flake_output_evaluates")
+    return nixeval.load_flake(flake_eval)
+
+
+@pytest.fixture(scope="session")
+def stream_archives(tmp_path_factory: pytest.TempPathFactory) -> nixeval.StreamTest:
+    """stream-test.sh: archives written by nixpkgs' real stream_layered_image.py from confs
+    shaped like the flake's (a base, and a function image fromImage the base), already checked
+    by plexus.tooling.image_contract. `.archives` maps image name -> docker-archive; a test of
+    a later stage (e.g. the push-ready layout made from an archive) can start from these."""
+    kit = nixeval.require_kit()
+    return nixeval.run_stream_test(kit, nixeval.work_dir(), tmp_path_factory.mktemp("stream"))
