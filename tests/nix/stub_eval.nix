@@ -29,6 +29,8 @@ let
     skopeo = fake "skopeo";
     aws-lambda-rie = fake "aws-lambda-rie";
     runCommand = name: _env: script: fake name // { inherit script; };
+    writeText = name: _text: fake name;
+    closureInfo = _args: fake "closure-info";
     writeShellApplication = args: {
       inherit (args) name;
       outPath = "/stub/${args.name}\n${args.text}";
@@ -43,6 +45,8 @@ let
       interpreter = "/stub/python3.11";
     };
     pycInvalidationMode = "UNCHECKED_HASH";
+    sbomEnv = fake "plexus-sbom-env";
+    uvLock = "/stub/uv.lock";
   };
 
   functions = import (repo + "/nix/functions.nix") { inherit root; };

@@ -161,10 +161,15 @@ def test_images_and_apps_follow_the_folder(nix: Nix, tmp_path: Path) -> None:
     assert sorted(apps) == ["nightly-report-local", "push", "score-processing-local"]
     assert base["name"] == naming.repository_name(naming.BASE_IMAGE)
     push = script(apps["push"])
-    assert f"base=/stub/{Path(base['name']).name}.tar.gz" in push
+    # The push gets each image's dir: layout and its SBOM.
+    assert re.search(r"'base=/nix/store/[0-9a-z]{32}-lambda-base-layout'", push)
+    assert re.search(r"'--sbom' 'base=/nix/store/[0-9a-z]{32}-lambda-base.cdx.json'", push)
     for name, image in functions.items():
         assert image["name"] == naming.repository_name(name)
-        assert f"{name}=/stub/{Path(image['name']).name}.tar.gz" in push
+        assert re.search(rf"'{name}=/nix/store/[0-9a-z]{{32}}-lambda-{name}-layout'", push)
+        assert re.search(
+            rf"'--sbom' '{name}=/nix/store/[0-9a-z]{{32}}-lambda-{name}.cdx.json'", push
+        )
         local = script(apps[f"{name}-local"])
         assert "aws-lambda-rie --runtime-interface-emulator-address" in local
         assert f"-{name}-task-root" in local
