@@ -195,7 +195,7 @@ def convert(
                     if top_json and member.size <= MAX_JSON_MEMBER:
                         json_blobs[name] = data.read()
                     elif name.endswith(".tar"):
-                        by_member[name] = _layer_blob(data, work, reuse, base_layout)
+                        by_member[name] = _layer_blob(data, work, reuse, base_layout, level)
         except FileNotFoundError as e:
             raise ArchiveError(f"{archive}: no such file") from e
         except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
@@ -208,7 +208,9 @@ def convert(
     return layout
 
 
-def _layer_blob(data: IO[bytes], work: Path, reuse: dict[str, Blob], base: Layout | None) -> Blob:
+def _layer_blob(
+    data: IO[bytes], work: Path, reuse: dict[str, Blob], base: Layout | None, level: int
+) -> Blob:
     """Compress one layer into `work`, or name the base's blob when the layer is the base's."""
     if reuse:
         # Hash first (the stream cannot be rewound), then only compress what the base lacks.
@@ -224,14 +226,14 @@ def _layer_blob(data: IO[bytes], work: Path, reuse: dict[str, Blob], base: Layou
             return Blob(found.digest, found.size, diff_id)
         spool.seek(0)
         with spool:
-            return _store(spool, work)
-    return _store(data, work)
+            return _store(spool, work, level)
+    return _store(data, work, level)
 
 
-def _store(data: IO[bytes], work: Path) -> Blob:
+def _store(data: IO[bytes], work: Path, level: int) -> Blob:
     fd, tmp = tempfile.mkstemp(dir=work, suffix=".gz")
     os.close(fd)
-    blob = compress_layer(data, Path(tmp))
+    blob = compress_layer(data, Path(tmp), level)
     os.chmod(tmp, 0o644)
     os.replace(tmp, work / blob_name(blob.digest))
     return blob
