@@ -273,21 +273,23 @@ def send_missing(plan: ImagePlan, api: RegistryApi, sources: BlobSources) -> Non
 
 
 def _mount(api: RegistryApi, sources: BlobSources, repository: str, digest: str) -> bool:
+    """Mount `digest` from the first candidate repository that holds it."""
     for source in sources.candidates(digest, repository):
-        if api.mount(repository, digest, source).mounted:
-            return True
         try:
             held = api.has_blob(source, digest, strict=False)
         except SkopeoError:  # no pull permission on the source, say
             held = False
-        if held:
-            # The source holds it and the registry still declined: it does not mount.
-            sources.mounting = False
-            progress(
-                f"push: {api.credentials.host} does not mount blobs across repositories; "
-                "uploading them (ECR: enable the registry setting BLOB_MOUNTING)"
-            )
-            return False
+        if not held:
+            continue
+        if api.mount(repository, digest, source).mounted:
+            return True
+        # The source holds it and the registry still declined: it does not mount.
+        sources.mounting = False
+        progress(
+            f"push: {api.credentials.host} does not mount blobs across repositories; "
+            "uploading them (ECR: enable the registry setting BLOB_MOUNTING)"
+        )
+        return False
     return False
 
 
