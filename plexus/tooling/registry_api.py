@@ -129,7 +129,8 @@ class RegistryApi:
             f"repository:{repository}:pull",
             f"pushing to {self.credentials.host}/{repository} (HEAD {digest})",
         )
-        if response.status_code == 200:
+        # A redirect is to the blob's storage (as ECR and S3-backed registries answer).
+        if 200 <= response.status_code < 400:
             return True
         if response.status_code == 404 or not strict:
             return False

@@ -3,7 +3,10 @@
 Control plane: moto in-process (`mock_aws`) for ECR, Lambda and IAM; the tool calls boto3
 in the test process. Data plane: Debian's `docker-registry` on 127.0.0.1, behind a counting
 proxy that demands the ECR login moto hands out, with the real skopeo wrapped by a shim
-that records every argv (and the auth file's permissions at that moment).
+that records every argv (and the auth file's permissions at that moment). Every `push` run
+gets an empty skopeo blob-info cache of its own unless the test passes one (as root the
+shim binds it over /var/lib/containers/cache in a private mount namespace), so no result
+depends on what skopeo remembers.
 """
 
 from __future__ import annotations
