@@ -137,32 +137,32 @@ GOOD_ENV = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (_break_base_layer, "first layers are not the base image's layers"),
-        (_three_extra_layers, "adds 3 layers to the base's 3; expected 1 to 2"),
-        (_no_extra_layer, "adds 0 layers"),
-        (_env_again, "its own layers repeat store paths"),
-        (_entrypoint_symlink, "goes through a symlink"),
-        (_entrypoint_relative, "is not an absolute path"),
-        (_entrypoint_missing, "/usr/bin/python3 is not a file in the image"),
-        (_entrypoint_without_ric, "not [<python>, '-m', 'awslambdaric']"),
-        (_set("Cmd", ["app.handler"]), "Cmd is ['app.handler']"),
-        (_set("WorkingDir", "/"), "WorkingDir is '/'"),
-        (_env(GOOD_ENV), "Env lacks SSL_CERT_FILE"),
-        (
-            _env([*GOOD_ENV[:2], "HOME=/root", GOOD_ENV[3], "SSL_CERT_FILE=/etc/x"]),
-            "HOME is '/root'",
-        ),
-        (_hardlink, "var/task/handler2.py is a hardlink"),
-        (_orphan, "__pycache__/handler.cpython-311.pyc has no entry for its directory"),
-        (_two_images, "manifest.json lists 2 images"),
-        (_no_architecture, "architecture None"),
-        (_wrong_diff_ids, "are not the config's rootfs.diff_ids"),
-        (_tmp_not_sticky, "/tmp is not a directory with mode 1777"),
-    ],
-)
+BROKEN_RULES = [
+    (_break_base_layer, "first layers are not the base image's layers"),
+    (_three_extra_layers, "adds 3 layers to the base's 3; expected 1 to 2"),
+    (_no_extra_layer, "adds 0 layers"),
+    (_env_again, "its own layers repeat store paths"),
+    (_entrypoint_symlink, "goes through a symlink"),
+    (_entrypoint_relative, "is not an absolute path"),
+    (_entrypoint_missing, "/usr/bin/python3 is not a file in the image"),
+    (_entrypoint_without_ric, "not [<python>, '-m', 'awslambdaric']"),
+    (_set("Cmd", ["app.handler"]), "Cmd is ['app.handler']"),
+    (_set("WorkingDir", "/"), "WorkingDir is '/'"),
+    (_env(GOOD_ENV), "Env lacks SSL_CERT_FILE"),
+    (
+        _env([*GOOD_ENV[:2], "HOME=/root", GOOD_ENV[3], "SSL_CERT_FILE=/etc/x"]),
+        "HOME is '/root'",
+    ),
+    (_hardlink, "var/task/handler2.py is a hardlink"),
+    (_orphan, "__pycache__/handler.cpython-311.pyc has no entry for its directory"),
+    (_two_images, "manifest.json lists 2 images"),
+    (_no_architecture, "architecture None"),
+    (_wrong_diff_ids, "are not the config's rootfs.diff_ids"),
+    (_tmp_not_sticky, "/tmp is not a directory with mode 1777"),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), BROKEN_RULES)
 def test_each_broken_rule_is_reported(
     archive: Make,
     base_spec: ArchiveSpec,
@@ -275,6 +275,31 @@ def test_converted_layouts_pass(
     assert (code, err) == (0, "")
     assert "base: 3 layers, amd64" in out
     assert "score-processing: 4 layers, amd64" in out
+
+
+# What the converter itself refuses (two images, diff ids that are not the layers') cannot
+# reach a layout; every other rule must be reported on the layout just as on the archive.
+LAYOUT_RULES = [r for r in BROKEN_RULES if r[0] not in (_two_images, _wrong_diff_ids)]
+
+
+@pytest.mark.parametrize(("change", "expected"), LAYOUT_RULES)
+def test_each_broken_rule_is_reported_on_layouts(
+    tmp_path: Path,
+    archive: Make,
+    base_spec: ArchiveSpec,
+    function_spec: ArchiveSpec,
+    capsys: pytest.CaptureFixture[str],
+    change: Callable[[ArchiveSpec], None],
+    expected: str,
+) -> None:
+    change(function_spec)
+    base, fn = _layouts(tmp_path, archive, base_spec, function_spec)
+    code, _, err = run(capsys, base.path, {"score-processing": fn.path})
+    assert code == 1
+    assert expected in err
+    assert all(
+        line.startswith(("score-processing: ", "image contract: ")) for line in err.splitlines()
+    )
 
 
 def test_a_layout_blob_that_does_not_hash_to_its_name(
