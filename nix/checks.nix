@@ -50,6 +50,7 @@ in
         (root + "/flake.nix")
         (root + "/flake.lock")
         (root + "/nix")
+        (root + "/.github") # tests/tooling/test_push_workflow.py lints the workflow
         (withoutBytecode (root + "/plexus"))
         (withoutBytecode (root + "/tests"))
         (withoutBytecode (root + "/lambda_functions"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plexus.tooling import image_contract, image_layout
+from plexus.tooling import image_contract, image_layout, sbom
 from tests.nix.conftest import ENV_PYTHON, REPO, ArchiveSpec, handler_layer, store_dirs
 
 Make = Callable[[str, ArchiveSpec], Path]
@@ -388,3 +388,18 @@ def test_stream_layered_image_archives_convert_and_pass(
     code, out, err = run(capsys, base_a.path, {"score-processing": fn_a.path})
     assert (code, err) == (0, ""), err
     assert "all images pass" in out
+
+    # The SBOM generator reads these layers too: every store path the stream put in them.
+    contents = sbom.scan_image(fn_a)
+    assert {Path(p).name.split("-", 1)[1] for p in contents.store_paths} == {
+        "plexus-env",
+        "python3-3.11.14",
+        "nss-cacert-3.115",
+        "tzdata-2025b",
+        "fake-nss",
+    }
+    closure = {p: sbom.StorePath(p) for p in contents.store_paths}
+    bom = sbom.build_bom(fn_a, closure, {}, "plexus/lambda-score-processing", contents)
+    names = {(c.name, c.version) for c in bom.components}
+    assert {("python3", "3.11.14"), ("tzdata", "2025b"), ("/var/task/handler.py", None)} <= names
+    assert sbom.render(bom)  # validates against CycloneDX 1.6
