@@ -14,11 +14,15 @@ let
     meta = { inherit description; };
   };
 
-  # NAME=ARCHIVE for `plexus-lambda push`: `base` first, then every function image.
-  archives = [
-    "base=${images.lambda-base}"
-  ]
-  ++ lib.mapAttrsToList (name: image: "${name}=${image}") images.functions;
+  # NAME=LAYOUT and --sbom NAME=SBOM for `plexus-lambda push`: `base` first, then every
+  # function image.
+  archives = builtins.concatLists (
+    lib.mapAttrsToList (name: image: [
+      "${name}=${image.layout}"
+      "--sbom"
+      "${name}=${image.sbom}"
+    ]) images.images
+  );
 
   push = pkgs.writeShellApplication {
     name = "plexus-push";

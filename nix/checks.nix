@@ -11,19 +11,32 @@
 let
   withoutBytecode =
     dir: lib.fileset.difference dir (lib.fileset.fileFilter (file: file.hasExt "pyc") dir);
+  functionImages = removeAttrs images.images [ "base" ];
 in
 {
   inherit linkage;
 
-  # plexus.tooling.image_contract over the built archives: each function image is the base's
-  # layers plus at most two, entrypoint/command/env as Lambda needs them, no hardlinks, every
-  # parent directory in its layer, one architecture.
+  # plexus.tooling.image_contract over the push-ready layouts: each blob hashes to its name
+  # and size, gzip headers carry no name or time, each function image is the base's layers
+  # (the same blobs) plus at most two, entrypoint/command/env as Lambda needs them, no
+  # hardlinks, every parent directory in its layer, one architecture.
   image-contract = pkgs.runCommand "plexus-image-contract" { } ''
     ${py.env}/bin/python -m plexus.tooling.image_contract \
-      --base ${images.lambda-base} \
-      ${lib.escapeShellArgs (lib.mapAttrsToList (name: image: "${name}=${image}") images.functions)} \
+      --base ${images.images.base.layout} \
+      ${
+        lib.escapeShellArgs (lib.mapAttrsToList (name: image: "${name}=${image.layout}") functionImages)
+      } \
       > $out
     cat $out
+  '';
+
+  # Every image's SBOM (made and schema-validated when built).
+  sboms = pkgs.runCommand "plexus-sboms" { } ''
+    mkdir $out
+    ln -s ${images.images.base.sbom} $out/base.cdx.json
+    ${lib.concatStrings (
+      lib.mapAttrsToList (name: image: "ln -s ${image.sbom} $out/${name}.cdx.json\n") functionImages
+    )}
   '';
 
   pytest = pkgs.stdenv.mkDerivation {
@@ -37,6 +50,7 @@ in
         (root + "/flake.nix")
         (root + "/flake.lock")
         (root + "/nix")
+        (root + "/.github") # tests/tooling/test_push_workflow.py lints the workflow
         (withoutBytecode (root + "/plexus"))
         (withoutBytecode (root + "/tests"))
         (withoutBytecode (root + "/lambda_functions"))

@@ -32,13 +32,28 @@ let
       functions
       ;
   };
+
+  # `nix build .#<image>` is the push-ready layout; `-archive` and `-sbom` sit beside it.
+  imagePackages =
+    name: image:
+    {
+      ${name} = image.layout;
+      "${name}-archive" = image.archive;
+      "${name}-sbom" = image.sbom;
+    };
+  packageSets = lib.mapAttrsToList (
+    name: imagePackages (if name == "base" then "lambda-base" else name)
+  ) images.images;
+  packageNames = lib.concatMap builtins.attrNames packageSets;
+  duplicates = lib.filter (n: lib.count (m: m == n) packageNames > 1) (lib.unique packageNames);
   testTools = import ./test-tools.nix { inherit pkgs lib; };
 in
 {
-  packages = {
-    inherit (images) lambda-base;
-  }
-  // images.functions;
+  packages =
+    if duplicates != [ ] then
+      throw "lambda_functions: image names collide with another image's -archive/-sbom output: ${toString duplicates}"
+    else
+      lib.foldl' (a: b: a // b) { } packageSets;
 
   apps = import ./apps.nix {
     inherit

@@ -1,5 +1,12 @@
 # The Lambda images: `lambda-base` holds the Python environment and everything it needs; each
 # function image is the base's layers unchanged plus one small layer with its handler.
+#
+# Each image comes three ways: `archive`, the docker-archive dockerTools.buildLayeredImage
+# writes (uncompressed: it is only an intermediate, and `docker load` takes it); `layout`,
+# the push-ready skopeo `dir:` layout made from it by plexus.tooling.image_layout (layers
+# gzip-compressed here, deterministically, and the final Docker v2 schema 2 manifest, so
+# the digest Lambda runs is known at build time); `sbom`, its CycloneDX SBOM from the
+# closure (plexus.tooling.sbom), whose subject is that digest.
 {
   pkgs,
   py,
@@ -59,14 +66,22 @@ let
       '
     '';
 
-  lambda-base = pkgs.dockerTools.buildLayeredImage {
+  # What the base image's store paths are the closure of: its contents and what its config
+  # names (dockerTools' closure roots are the config JSON and the customisation layer).
+  baseContents = [
+    pkgs.fakeNss
+    pkgs.cacert
+  ];
+  imageClosure = pkgs.closureInfo {
+    rootPaths = baseContents ++ [ (pkgs.writeText "lambda-image-config.json" (builtins.toJSON config)) ];
+  };
+
+  lambda-base-archive = pkgs.dockerTools.buildLayeredImage {
     name = repository "base";
+    compressor = "none";
     # /etc/passwd and /etc/group, and /etc/ssl/certs for tools that look there. The
     # environment, tzdata and the CA bundle come in through the config's references.
-    contents = [
-      pkgs.fakeNss
-      pkgs.cacert
-    ];
+    contents = baseContents;
     inherit config;
     maxLayers = baseMaxLayers;
     extraCommands = ''
@@ -85,7 +100,8 @@ let
     fn:
     pkgs.dockerTools.buildLayeredImage {
       name = repository fn.name;
-      fromImage = lambda-base;
+      compressor = "none";
+      fromImage = lambda-base-archive;
       config = builtins.fromJSON (builtins.unsafeDiscardStringContext (builtins.toJSON config));
       maxLayers = baseMaxLayers + 2;
       extraCommands = ''
@@ -94,14 +110,46 @@ let
       '';
     };
 
+  # The converter is stdlib Python run by the environment's interpreter, so its zlib (and so
+  # every layer digest) is the one nixpkgs pins.
+  mkLayout =
+    name: archive: base:
+    pkgs.runCommand "lambda-${name}-layout" { } ''
+      ${py.env}/bin/python -m plexus.tooling.image_layout ${archive} $out \
+        ${if base == null then "" else "--base ${base}"}
+    '';
+
+  mkSbom =
+    name: layout:
+    pkgs.runCommand "lambda-${name}.cdx.json" { } ''
+      ${py.sbomEnv}/bin/python -m plexus.tooling.sbom \
+        --layout ${layout} --closure-info ${imageClosure} --uv-lock ${py.uvLock} \
+        --name ${repository name} -o $out
+    '';
+
+  image = name: archive: base: rec {
+    inherit archive;
+    layout = mkLayout name archive base;
+    sbom = mkSbom name layout;
+  };
+
+  base = image "base" lambda-base-archive null;
+  archives = builtins.mapAttrs (_: functionImage) functions;
+
   tasks = builtins.mapAttrs (_: mkTaskRoot) functions;
 in
 {
   inherit
-    lambda-base
     config
     caBundle
     tasks
     ;
-  functions = builtins.mapAttrs (_: functionImage) functions;
+  # The docker-archives, as dockerTools builds them.
+  lambda-base = lambda-base-archive;
+  functions = archives;
+  # Per image, `base` first: { archive, layout, sbom }.
+  images = {
+    inherit base;
+  }
+  // builtins.mapAttrs (name: archive: image name archive base.layout) archives;
 }

@@ -56,6 +56,11 @@ in
   # What the images ship: plexus and its runtime dependencies, no dependency groups.
   env = pythonSet.mkVirtualEnv "plexus-env" workspace.deps.default;
 
+  # The SBOM generator's environment (nix/images.nix): plexus with the `sbom` group only.
+  sbomEnv = pythonSet.mkVirtualEnv "plexus-sbom-env" { plexus = [ "sbom" ]; };
+  # The lock the SBOM takes Python versions from (a copy in the store).
+  uvLock = root + "/uv.lock";
+
   # The test suite's environment: the dev group on top.
   testEnv = pythonSet.mkVirtualEnv "plexus-test-env" workspace.deps.all;
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -131,17 +130,3 @@ def read_archive(path: Path | str) -> ArchiveImage:
         os=os_name,
         layer_count=len(layers),
     )
-
-
-def decompress(path: Path, dest: Path) -> Path:
-    """Write the uncompressed tar of a gzip archive to `dest`.
-
-    skopeo 1.9 (Debian 12) fails on gzip-compressed docker-archives ("loading tar component
-    manifest.json: unexpected EOF"), so skopeo always gets a plain tar.
-    """
-    try:
-        with gzip.open(path, "rb") as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-    except (OSError, EOFError, zlib.error) as e:
-        raise ArchiveError(f"{path}: cannot decompress it ({e})") from e
-    return dest

@@ -1,7 +1,11 @@
-"""Check built docker-archives against what AWS Lambda accepts and what the flake promises.
+"""Check built images against what AWS Lambda accepts and what the flake promises.
 
-`python -m plexus.tooling.image_contract --base BASE.tar.gz [NAME=FUNCTION.tar.gz ...]`
-(the flake's `image-contract` check runs it over every image it builds). Each archive must
+`python -m plexus.tooling.image_contract --base BASE [NAME=FUNCTION ...]`, each image a
+docker-archive (.tar, .tar.gz) or a push-ready `dir:` layout (plexus.tooling.image_layout;
+the flake's `image-contract` check runs it over every layout it builds). A layout's blobs
+must hash to their names and have the manifest's sizes, its layers must be gzip with
+nothing of the build machine in the header (no file name, mtime 0), and a function image's
+first layers must be the base's very blobs (so a push mounts them). Each image must
 hold one image for one architecture whose layers match the config's diff ids; no layer may
 hold a hardlink or a file whose parent directory has no entry in that layer; the config
 must run the environment's Python (an absolute path, a regular file in the image, not a
@@ -17,6 +21,7 @@ stderr), 2 bad arguments or an unreadable archive.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import re
@@ -75,6 +80,8 @@ class Layer:
     digest: str  # sha256:<hex> of the uncompressed tar: its diff id
     size: int
     entries: list[Entry] = field(default_factory=list)
+    blob: str = ""  # a layout's compressed blob digest (empty for an archive's layer)
+    problems: list[str] = field(default_factory=list)  # about the blob itself
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Image:
     manifest: list[Any]
     config: dict[str, Any]
     layers: list[Layer]  # in manifest order
+    problems: list[str] = field(default_factory=list)  # a layout's config blob
 
     @property
     def diff_ids(self) -> list[str]:
@@ -153,8 +161,68 @@ def _read_layer(name: str, raw: IO[bytes]) -> Layer:
     return Layer(name, "sha256:" + reader.sha.hexdigest(), reader.size, entries)
 
 
+def load_layout(path: Path) -> Image:
+    """Read a dir: layout: manifest, config, each gzip blob checked and read."""
+    try:
+        raw = (path / "manifest.json").read_bytes()
+        manifest = json.loads(raw)
+        config_ref = manifest["config"]
+        config_file = path / str(config_ref["digest"]).removeprefix("sha256:")
+        config_raw = config_file.read_bytes()
+        config = json.loads(config_raw)
+        refs = list(manifest["layers"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ArchiveError(f"{path}: not a readable dir: layout ({e})") from e
+    if not isinstance(config, dict):
+        raise ArchiveError(f"{path}: the image config is not a JSON object")
+    problems = []
+    if "sha256:" + hashlib.sha256(config_raw).hexdigest() != config_ref.get("digest"):
+        problems.append(f"config blob {config_file.name} does not hash to its name")
+    if len(config_raw) != config_ref.get("size"):
+        problems.append("config blob size differs from the manifest's")
+    layers = []
+    for ref in refs:
+        layers.append(_read_layout_layer(path, ref))
+    entry = {"Config": config_file.name, "Layers": [r["digest"] for r in refs]}
+    return Image(path, [entry], config, layers, problems)
+
+
+def _read_layout_layer(path: Path, ref: dict[str, Any]) -> Layer:
+    digest = str(ref.get("digest"))
+    file = path / digest.removeprefix("sha256:")
+    problems = []
+    if ref.get("mediaType") != "application/vnd.docker.image.rootfs.diff.tar.gzip":
+        problems.append(f"its media type is {ref.get('mediaType')}, not gzip")
+    try:
+        with file.open("rb") as raw:
+            header = raw.read(10)
+            raw.seek(0)
+            blob_sha = _Hashing(raw)
+            with gzip.GzipFile(fileobj=cast(IO[bytes], blob_sha)) as plain:
+                layer = _read_layer(digest, cast(IO[bytes], plain))
+            while blob_sha.read(1024 * 1024):
+                pass
+    except FileNotFoundError as e:
+        raise ArchiveError(f"{path}: blob {digest} is missing") from e
+    except (OSError, EOFError) as e:
+        raise ArchiveError(f"{path}: blob {digest} is not gzip ({e})") from e
+    if "sha256:" + blob_sha.sha.hexdigest() != digest:
+        problems.append("the blob does not hash to its name")
+    if blob_sha.size != ref.get("size"):
+        problems.append(
+            f"the blob holds {blob_sha.size} bytes, the manifest says {ref.get('size')}"
+        )
+    if len(header) == 10 and (header[3] & 0x08 or header[4:8] != b"\0\0\0\0"):
+        problems.append("its gzip header carries a file name or a time (not reproducible)")
+    layer.blob = digest
+    layer.problems = problems
+    return layer
+
+
 def load_image(path: Path) -> Image:
-    """Read a docker-archive (plain or gzip), layer by layer, in one pass."""
+    """Read a dir: layout, or a docker-archive (plain or gzip) layer by layer in one pass."""
+    if path.is_dir():
+        return load_layout(path)
     layers: dict[str, Layer] = {}
     blobs: dict[str, bytes] = {}
     try:
@@ -212,7 +280,9 @@ def image_problems(image: Image) -> list[str]:
         problems.append("the image has no layers")
     if [layer.digest for layer in image.layers] != image.diff_ids:
         problems.append("the layers' sha256 sums are not the config's rootfs.diff_ids, in order")
+    problems += image.problems
     for layer in image.layers:
+        problems += [f"layer {layer.blob}: {problem}" for problem in layer.problems]
         problems += layer_problems(layer)
     problems += settings_problems(image)
     return problems
@@ -334,6 +404,8 @@ def function_problems(base: Image, function: Image, max_extra: int = MAX_EXTRA_L
     extra = len(ids) - len(base_ids)
     if ids[: len(base_ids)] != base_ids:
         problems.append("its first layers are not the base image's layers in the base's order")
+    elif [la.blob for la in function.layers[: len(base_ids)]] != [la.blob for la in base.layers]:
+        problems.append("its first layers are the base's but not the base's blobs (no mount)")
     elif not 1 <= extra <= max_extra:
         problems.append(
             f"it adds {extra} layers to the base's {len(base_ids)}; expected 1 to {max_extra}"

@@ -25,6 +25,7 @@ POLICY = {
     "default": [{"type": "reject"}],
     "transports": {
         "docker-archive": {"": [{"type": "insecureAcceptAnything"}]},
+        "dir": {"": [{"type": "insecureAcceptAnything"}]},
         "docker": {"": [{"type": "insecureAcceptAnything"}]},
     },
 }
@@ -187,20 +188,22 @@ class Skopeo:
             raise SkopeoError(f"skopeo wrote no usable digest ({what}): {digest!r}")
         return digest
 
-    def push_archive(self, archive: Path, dest: str) -> str:
-        """Push an uncompressed docker-archive to `dest` (host/repo:tag); return its digest.
+    def push_layout(self, layout: Path, dest: str) -> str:
+        """Push a `dir:` layout (plexus.tooling.image_layout) to `dest` as it is.
 
-        Docker v2 schema 2 with gzip layers, which Lambda accepts; never --preserve-digests
-        from a docker-archive, which would label uncompressed layers as gzip.
+        Its manifest is already Docker v2 schema 2 with gzip layers; --preserve-digests makes
+        skopeo fail rather than substitute a blob or rewrite the manifest, so the digest
+        pushed is the build's.
         """
         return self._copy(
             [
+                "--preserve-digests",
                 "--format",
                 "v2s2",
                 "--dest-authfile",
                 str(self.authfile),
                 f"--dest-tls-verify={self._tls()}",
-                f"docker-archive:{archive}",
+                f"dir:{layout}",
                 f"docker://{dest}",
             ],
             f"pushing to {dest}",

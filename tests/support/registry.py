@@ -153,6 +153,8 @@ _HOP_HEADERS = ("authorization", "transfer-encoding", "connection", "content-len
 
 # A refusal rule: (method, path) -> None to pass, or (status, JSON body) to answer with.
 Refusal = Callable[[str, str], tuple[int, dict[str, Any]] | None]
+# A stand-in answer: (method, path) -> None to pass, or (status, headers, body) to serve.
+Answer = Callable[[str, str], tuple[int, list[tuple[str, str]], bytes] | None]
 
 
 class RegistryProxy:
@@ -162,6 +164,10 @@ class RegistryProxy:
         self.upstream = upstream
         self.basic_auth = basic_auth
         self.refuse: Refusal | None = None
+        self.answer: Answer | None = None
+        # As a registry without cross-repository mounts (ECR with BLOB_MOUNTING off): a
+        # mount request starts a plain upload (202) instead.
+        self.no_mount = False
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -182,6 +188,8 @@ class RegistryProxy:
         with self._lock:
             self.requests.clear()
         self.refuse = None
+        self.answer = None
+        self.no_mount = False
 
     def snapshot(self) -> list[Recorded]:
         with self._lock:
@@ -255,6 +263,9 @@ class RegistryProxy:
                         ],
                         json.dumps(payload).encode(),
                     )
+                elif proxy.answer and (answer := proxy.answer(self.command, url.path)):
+                    status, headers, data = answer
+                    self._reply(status, headers, data)
                 elif proxy.refuse and (refusal := proxy.refuse(self.command, url.path)):
                     status, payload = refusal
                     self._reply(
@@ -266,7 +277,10 @@ class RegistryProxy:
                     conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                     try:
                         # Header by header: clients repeat Accept, which a dict would collapse.
-                        conn.putrequest(self.command, self.path, skip_host=True)
+                        target = self.path
+                        if proxy.no_mount and self.command == "POST" and "mount=" in url.query:
+                            target = url.path
+                        conn.putrequest(self.command, target, skip_host=True)
                         for key, value in self.headers.items():
                             if key.lower() not in _HOP_HEADERS:
                                 conn.putheader(key, value)

@@ -3,7 +3,10 @@
 Control plane: moto in-process (`mock_aws`) for ECR, Lambda and IAM; the tool calls boto3
 in the test process. Data plane: Debian's `docker-registry` on 127.0.0.1, behind a counting
 proxy that demands the ECR login moto hands out, with the real skopeo wrapped by a shim
-that records every argv (and the auth file's permissions at that moment).
+that records every argv (and the auth file's permissions at that moment). Every `push` run
+gets an empty skopeo blob-info cache of its own unless the test passes one (as root the
+shim binds it over /var/lib/containers/cache in a private mount namespace), so no result
+depends on what skopeo remembers.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +39,9 @@ ECR_PASSWORD = f"{ACCOUNT}-auth-token"
 SKOPEO = SKOPEO_BINARY
 
 SHIM = """#!{python}
-# Records how skopeo was called, then runs the real one.
+# Records how skopeo was called, then runs the real one; with PLEXUS_TEST_BLOBINFO_CACHE set,
+# in a mount namespace where that directory is skopeo's blob-info cache (root's is a fixed
+# path, /var/lib/containers/cache; other users' is under $XDG_DATA_HOME).
 import json, os, stat, sys
 argv = sys.argv[1:]
 auth = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a.endswith("authfile")]
@@ -48,6 +54,13 @@ for path in auth:
         files[path] = None
 with open({log!r}, "a") as log:
     log.write(json.dumps({{"argv": argv, "authfiles": files, "env": dict(os.environ)}}) + "\\n")
+cache = os.environ.get("PLEXUS_TEST_BLOBINFO_CACHE")
+if cache and os.geteuid() == 0:
+    bind = 'mkdir -p "$1" && mount --bind "$0" "$1" && shift && exec "$@"'
+    os.execvp("unshare", ["unshare", "--mount", "sh", "-c", bind, cache,
+                          "/var/lib/containers/cache", {skopeo!r}, *argv])
+if cache:
+    os.environ["XDG_DATA_HOME"] = cache
 os.execv({skopeo!r}, [{skopeo!r}, *argv])
 """
 
@@ -169,6 +182,8 @@ def push(
     proxy: RegistryProxy,
     skopeo_shim: SkopeoShim,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Any:
     """Run `plexus-lambda push ARGS… --registry <proxy> --no-dest-tls-verify` in-process.
 
@@ -176,7 +191,12 @@ def push(
     argv or skopeo's environment, an auth file not private while skopeo ran, or left behind.
     """
 
-    def run(*args: str, registry: str | None = None) -> PushResult:
+    def run(*args: str, registry: str | None = None, cache: Path | None = None) -> PushResult:
+        """`cache`: skopeo's blob-info cache for this run; by default a new, empty one, as
+        on a fresh CI runner."""
+        cache = cache or Path(tempfile.mkdtemp(prefix="blobinfo-", dir=tmp_path))
+        cache.mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv("PLEXUS_TEST_BLOBINFO_CACHE", str(cache))
         before = len(skopeo_shim.calls())
         argv = ["push", *args, "--registry", registry or proxy.host, "--no-dest-tls-verify"]
         capsys.readouterr()

@@ -172,3 +172,58 @@ def test_skopeo_messages_are_redacted_and_classified():
     assert CREDS.password not in str(refused) and CREDS.auth not in str(refused)
     unreachable = sk._fail("pushing", ['level=fatal msg="dial tcp: lookup x: no such host"'])
     assert unreachable.kind == "unreachable"
+
+
+def test_registry_api_follows_a_bearer_challenge():
+    """Registries other than ECR answer Basic credentials with a Bearer challenge: the push's
+    own requests fetch a token for the scope (with the same credentials) and use it."""
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from plexus.tooling.registry_api import RegistryApi
+
+    seen: list[tuple[str, str, str]] = []
+    basic = "Basic " + base64.b64encode(b"user:secret").decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _answer(self) -> None:
+            url = urlsplit(self.path)
+            auth = self.headers.get("Authorization", "")
+            seen.append((self.command, self.path, auth))
+            if url.path == "/token":
+                ok = auth == basic and parse_qs(url.query)["scope"] == ["repository:r:pull"]
+                body = json.dumps({"token": "tok"}).encode() if ok else b"{}"
+                self.send_response(200 if ok else 401)
+            elif auth == "Bearer tok":
+                body = b""
+                self.send_response(200 if url.path.endswith("/sha256:" + "a" * 64) else 404)
+            else:
+                body = b""
+                self.send_response(401)
+                realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="reg"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_HEAD = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        with RegistryApi(RegistryCredentials(host, "user", "secret"), tls_verify=False) as api:
+            assert api.has_blob("r", "sha256:" + "a" * 64)
+            assert not api.has_blob("r", "sha256:" + "b" * 64)
+    finally:
+        server.shutdown()
+        server.server_close()
+    tokens = [s for s in seen if s[1].startswith("/token")]
+    assert len(tokens) == 1  # fetched once, then reused for the scope
+    assert all("secret" not in auth for _, _, auth in seen if auth.startswith("Bearer"))
