@@ -190,7 +190,8 @@ def test_postgres_store_saves_the_model_call_across_a_crash(
     assert len(openai.requests) == 1, "the retried job called the model again"
     result = api.get("ScoreResult", outcome.score_result_id)
     assert result["value"] == "Yes"
-    assert json.loads(result["metadata"]) == {"source": "store", "attempt": 2}
+    metadata = json.loads(result["metadata"])
+    assert (metadata["source"], metadata["scoring"], metadata["attempt"]) == ("Worker", "store", 2)
     assert json.loads(api.get("ScoringJob", job_id)["metadata"])["attempts"] == 2
 
 
@@ -393,7 +394,8 @@ def test_job_already_done_is_skipped(settings, account, api):
     process(settings, job_id)
     [again] = process(settings, job_id)
     assert again.status == "SKIPPED"
-    assert again.reason == "job is COMPLETED"
+    assert again.reason == "already COMPLETED"
+    assert again.already_finished
     assert len(results_of(api, job_id)) == 1
 
 
