@@ -197,10 +197,12 @@ class PlexusApi:
         return items[0]["id"]
 
     async def claimable_jobs(
-        self, account_id: str, since: str, lease_cutoff: str, page_size: int = 1000
+        self, account_id: str, since: str, lease_cutoff: str, page_size: int = 100
     ) -> AsyncIterator[dict[str, Any]]:
         """PENDING jobs, and IN_PROGRESS jobs whose lease ended before `lease_cutoff`, of
-        those created at or after `since`, oldest first."""
+        those created at or after `since`, oldest first. Pages are read as they are needed,
+        and kept small: a listing goes stale while its jobs are worked, and each stale
+        entry costs a refused claim, while workers race for the same account."""
         job_filter = {
             "or": [
                 {"status": {"eq": "PENDING"}},
