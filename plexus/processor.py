@@ -157,9 +157,12 @@ class JobProcessor:
         since = utc_iso(datetime.now(UTC) - timedelta(hours=self.settings.drain_window_hours))
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
+            oldest: str | None = None
             async for job in self.api.claimable_jobs(
                 account_id, since, lease_cutoff(self.settings.lease_seconds)
             ):
+                if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
+                    oldest = job["createdAt"]
                 await slots.acquire()
                 if self.out_of_time():
                     slots.release()
@@ -175,6 +178,11 @@ class JobProcessor:
             # Jobs may have arrived while we worked: list again until a pass finds nothing to do.
             if summary.stopped_for_time or not any(o.status != "SKIPPED" for o in outcomes):
                 return summary
+            # What was older than this pass's oldest claimable job was finished or under
+            # lease when read; new jobs are created now. So the next pass starts there.
+            # (A lease that runs out meanwhile is the next invocation's to reclaim.)
+            if oldest is not None and oldest > since:
+                since = oldest
 
     # One job ------------------------------------------------------------------------
 

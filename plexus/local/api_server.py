@@ -216,6 +216,14 @@ class LocalPlexusApi:
         self._store.put(model, fields)
         return str(fields["id"])
 
+    def put_many(self, model: str, items: list[Mapping[str, Any]]) -> list[str]:
+        """`put` for many items at once (BatchWriteItem, 25 a request); returns their ids."""
+        self._require_started()
+        name = model_named(model).name
+        prepared = [prepare_create(name, self._check_fields(model, item)) for item in items]
+        self._store.put_many(name, prepared)
+        return [str(item["id"]) for item in prepared]
+
     def seed_account(self, key: str, name: str | None = None) -> str:
         return self.put("Account", {"key": key, "name": name or key})
 

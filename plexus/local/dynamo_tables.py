@@ -193,6 +193,20 @@ class DynamoStore:
         with self._lock:
             self._client.put_item(**args)
 
+    def put_many(self, model: str, items: list[Mapping[str, Any]]) -> None:
+        """Unconditional puts in batches of 25 (BatchWriteItem), for seeding large tables."""
+        table = self.table_name(model)
+        for start in range(0, len(items), 25):
+            requests = [
+                {"PutRequest": {"Item": _serialize_item(item)}}
+                for item in items[start : start + 25]
+            ]
+            pending: dict[str, Any] = {table: requests}
+            while pending:
+                with self._lock:
+                    response = self._client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+
     def update(
         self,
         model: str,

@@ -608,3 +608,29 @@ def test_redelivered_failed_job_is_reported_failed_not_scored_again(settings, ac
     assert again.reason == "already FAILED: score no-such-score not found"
     # Tried to claim (refused: not PENDING), read the job; nothing written.
     assert api.requests == [("updateScoringJob",), ("getScoringJob",)]
+
+
+def test_history_inside_the_window_is_paged_once_not_every_pass(settings, account, api):
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    item = api.seed_item(account.id, text="hello")
+    recent = utc_iso(datetime.now(UTC) - timedelta(hours=1))
+    api.put_many(
+        "ScoringJob",
+        [
+            {
+                "accountId": account.id,
+                "scorecardId": account.scorecard_id,
+                "scoreId": score_id,
+                "itemId": item,
+                "status": "COMPLETED",
+                "createdAt": recent,
+            }
+            for _ in range(150)
+        ],
+    )
+    pending = account.job(score_id, text="hello")
+    api.reset_counters()
+    summary = drain(settings, account.key)
+    assert [o.job_id for o in summary.outcomes if o.status == "COMPLETED"] == [pending]
+    # Pass 1 pages through the 151 jobs (2 pages of 100); pass 2 starts at the pending job.
+    assert api.requests.count(("listScoringJobByAccountIdAndCreatedAt",)) == 3
