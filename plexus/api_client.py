@@ -107,6 +107,22 @@ DOCUMENTS = (
 PREDICTION = "prediction"
 
 
+def reusable(result: dict[str, Any] | None, version_id: str) -> bool:
+    """Whether the newest prediction of an item and score can stand for a job of this
+    score version.
+
+    Only a result of this very version counts: the newest result being of another version
+    means the configuration changed since. One without `scoreVersionId` (the real worker
+    writes none) is not reused either: nothing tells which configuration made it, and
+    reusing it could carry a retired configuration's answer forward."""
+    return (
+        result is not None
+        and result.get("scoreVersionId") == version_id
+        and result.get("code") in (None, "200")
+        and result.get("status") in (None, "COMPLETED")
+    )
+
+
 class ApiError(RuntimeError):
     """The Plexus API answered with an error that is not a lost write condition."""
 
@@ -250,11 +266,11 @@ class PlexusApi:
         )
         return data["getItem"], data["getScore"], data["getScorecard"]
 
-    async def version_and_newest_result(
+    async def version_and_cached_result(
         self, version_id: str, item_id: str, score_id: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The score version, and the newest prediction of this item and score (of any
-        version: the caller decides whether it is reusable). One request."""
+        """The score version, and the newest prediction of this item and score when it is
+        reusable for this version (`reusable`), else None. One request."""
         data = await self._execute(
             Q_VERSION_AND_RESULT,
             versionId=version_id,
@@ -264,7 +280,7 @@ class PlexusApi:
         )
         items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
         newest = next((r for r in items if r is not None), None)
-        return data["getScoreVersion"], newest
+        return data["getScoreVersion"], newest if reusable(newest, version_id) else None
 
     async def create_score_result(self, fields: dict[str, Any]) -> dict[str, Any]:
         """createScoreResult; ConditionFailed when a result with this id already exists."""

@@ -73,20 +73,6 @@ def score_result_id(job_id: str) -> str:
     return str(uuid.uuid5(RESULT_NAMESPACE, job_id))
 
 
-def reusable(result: dict[str, Any] | None, version_id: str) -> bool:
-    """Whether the newest prediction of an item and score can stand for this job.
-
-    Only a result of this very score version counts. One without `scoreVersionId` (the
-    real worker writes none) is not reused: nothing tells which configuration made it, and
-    reusing it could carry a retired configuration's answer forward."""
-    return (
-        result is not None
-        and result.get("scoreVersionId") == version_id
-        and result.get("code") in (None, "200")
-        and result.get("status") in (None, "COMPLETED")
-    )
-
-
 # Errors that are the job's fault or an outside service's, reported as they are.
 EXPECTED_ERRORS = (JobFailure, SettingsError, ApiError)
 
@@ -221,15 +207,14 @@ class JobProcessor:
             version_id = score.get("championVersionId")
             if not version_id:
                 raise JobError(f"score {score['name']!r} ({score['id']}) has no champion version")
-            version, newest = await self.api.version_and_newest_result(
+            version, cached = await self.api.version_and_cached_result(
                 version_id, item["id"], score["id"]
             )
             if version is None:
                 raise JobError(f"score version {version_id} not found")
             steps["load"] = time.perf_counter() - t0
-            if reusable(newest, version_id):
-                assert newest is not None
-                return await self._complete_from_cache(claim, newest)
+            if cached is not None:
+                return await self._complete_from_cache(claim, cached)
             from plexus.scoring.config import parse_score_config
 
             config = parse_score_config(
