@@ -1,7 +1,9 @@
 """The Plexus API client: gql over its own httpx transport, with Amplify-named operations.
 
 Round trips per job are kept low on purpose (see docs/PERFORMANCE.md): the item, score and
-scorecard come in one request; the score version and the cached-result lookup in another.
+scorecard come in one request; the score version and the cached-result lookup (the real
+cache index, newest first, limit 1) in another. Every document is checked against the real
+AppSync schema by tests/local_api/test_twin.py.
 Retries happen only on throttling and 5xx; a failed write condition is a normal outcome
 (`ConditionFailed`), not an error.
 """
@@ -38,19 +40,23 @@ RETRYABLE_ERROR_TYPES = (
 )
 JOB_FIELDS = """id status startedAt completedAt errorMessage metadata
     itemId accountId scorecardId scoreId evaluationId createdAt updatedAt"""
-RESULT_FIELDS = """id value explanation confidence metadata cost code type attachments
-    itemId accountId scorecardId scoreId scoreVersionId scoringJobId createdAt"""
+RESULT_FIELDS = """id value explanation confidence metadata cost code type status attachments
+    itemId accountId scorecardId scoreId scoreVersionId scoringJobId createdAt updatedAt"""
 
 Q_ACCOUNT_BY_KEY = GraphQLRequest(
     """query AccountByKey($key: String!) {
       listAccountByKey(key: $key, limit: 1) { items { id key name } }
     }"""
 )
+# Jobs of an account created since a moment, oldest first: the index's sort key bounds the
+# read, so an account's finished history outside the window costs nothing.
 Q_JOBS_BY_ACCOUNT = GraphQLRequest(
-    f"""query JobsByAccount($accountId: String!, $filter: ModelScoringJobFilterInput,
-        $limit: Int, $nextToken: String) {{
-      listScoringJobByAccountId(accountId: $accountId, filter: $filter, limit: $limit,
-          nextToken: $nextToken) {{ items {{ {JOB_FIELDS} }} nextToken }}
+    f"""query JobsByAccount($accountId: String!, $since: String!,
+        $filter: ModelScoringJobFilterInput, $limit: Int, $nextToken: String) {{
+      listScoringJobByAccountIdAndCreatedAt(accountId: $accountId, createdAt: {{ge: $since}},
+          sortDirection: ASC, filter: $filter, limit: $limit, nextToken: $nextToken) {{
+        items {{ {JOB_FIELDS} }} nextToken
+      }}
     }}"""
 )
 Q_JOB = GraphQLRequest(f"query Job($id: ID!) {{ getScoringJob(id: $id) {{ {JOB_FIELDS} }} }}")
@@ -64,24 +70,19 @@ M_UPDATE_JOB = GraphQLRequest(
 Q_JOB_CONTEXT = GraphQLRequest(
     """query JobContext($itemId: ID!, $scoreId: ID!, $scorecardId: ID!) {
       getItem(id: $itemId) { id accountId externalId text metadata }
-      getScore(id: $scoreId) { id name key championVersionId }
-      getScorecard(id: $scorecardId) { id name key }
+      getScore(id: $scoreId) { id name key externalId championVersionId }
+      getScorecard(id: $scorecardId) { id name key externalId }
     }"""
 )
-# The champion version and the newest earlier result for this item, in one round trip.
-Q_VERSION_AND_RESULTS = GraphQLRequest(
-    f"""query VersionAndResults($versionId: ID!, $itemId: String!,
-        $filter: ModelScoreResultFilterInput, $nextToken: String) {{
+# The champion version and the newest prediction of this item and score, in one round trip:
+# the real cache index (sort key type#scoreId#updatedAt), newest first, one item.
+Q_VERSION_AND_RESULT = GraphQLRequest(
+    f"""query VersionAndResult($versionId: ID!, $itemId: String!, $type: String!,
+        $scoreId: String!) {{
       getScoreVersion(id: $versionId) {{ id scoreId configuration }}
-      listScoreResultByItemId(itemId: $itemId, filter: $filter, limit: 100,
-          nextToken: $nextToken) {{ items {{ {RESULT_FIELDS} }} nextToken }}
-    }}"""
-)
-Q_RESULTS_BY_ITEM = GraphQLRequest(
-    f"""query ResultsByItem($itemId: String!, $filter: ModelScoreResultFilterInput,
-        $nextToken: String) {{
-      listScoreResultByItemId(itemId: $itemId, filter: $filter, limit: 100,
-          nextToken: $nextToken) {{ items {{ {RESULT_FIELDS} }} nextToken }}
+      listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt(itemId: $itemId,
+          typeScoreIdUpdatedAt: {{beginsWith: {{type: $type, scoreId: $scoreId}}}},
+          sortDirection: DESC, limit: 1) {{ items {{ {RESULT_FIELDS} }} }}
     }}"""
 )
 M_CREATE_RESULT = GraphQLRequest(
@@ -92,6 +93,34 @@ M_CREATE_RESULT = GraphQLRequest(
 Q_RESULT = GraphQLRequest(
     f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}"
 )
+# Every document this client sends (tests validate each against the real schema).
+DOCUMENTS = (
+    Q_ACCOUNT_BY_KEY,
+    Q_JOBS_BY_ACCOUNT,
+    Q_JOB,
+    M_UPDATE_JOB,
+    Q_JOB_CONTEXT,
+    Q_VERSION_AND_RESULT,
+    M_CREATE_RESULT,
+    Q_RESULT,
+)
+PREDICTION = "prediction"
+
+
+def reusable(result: dict[str, Any] | None, version_id: str) -> bool:
+    """Whether the newest prediction of an item and score can stand for a job of this
+    score version.
+
+    Only a result of this very version counts: the newest result being of another version
+    means the configuration changed since. One without `scoreVersionId` (the real worker
+    writes none) is not reused either: nothing tells which configuration made it, and
+    reusing it could carry a retired configuration's answer forward."""
+    return (
+        result is not None
+        and result.get("scoreVersionId") == version_id
+        and result.get("code") in (None, "200")
+        and result.get("status") in (None, "COMPLETED")
+    )
 
 
 class ApiError(RuntimeError):
@@ -184,9 +213,12 @@ class PlexusApi:
         return items[0]["id"]
 
     async def claimable_jobs(
-        self, account_id: str, lease_cutoff: str, page_size: int = 100
+        self, account_id: str, since: str, lease_cutoff: str, page_size: int = 100
     ) -> AsyncIterator[dict[str, Any]]:
-        """PENDING jobs and IN_PROGRESS jobs whose lease ended before `lease_cutoff`."""
+        """PENDING jobs, and IN_PROGRESS jobs whose lease ended before `lease_cutoff`, of
+        those created at or after `since`, oldest first. Pages are read as they are needed,
+        and kept small: a listing goes stale while its jobs are worked, and each stale
+        entry costs a refused claim, while workers race for the same account."""
         job_filter = {
             "or": [
                 {"status": {"eq": "PENDING"}},
@@ -198,11 +230,12 @@ class PlexusApi:
             data = await self._execute(
                 Q_JOBS_BY_ACCOUNT,
                 accountId=account_id,
+                since=since,
                 filter=job_filter,
                 limit=page_size,
                 nextToken=token,
             )
-            page = data["listScoringJobByAccountId"]
+            page = data["listScoringJobByAccountIdAndCreatedAt"]
             for job in page["items"]:
                 if job is not None:
                     yield job
@@ -236,26 +269,18 @@ class PlexusApi:
     async def version_and_cached_result(
         self, version_id: str, item_id: str, score_id: str
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The score version, and the newest prediction for this item, score and version."""
-        result_filter = {
-            "scoreId": {"eq": score_id},
-            "scoreVersionId": {"eq": version_id},
-            "type": {"eq": "prediction"},
-        }
+        """The score version, and the newest prediction of this item and score when it is
+        reusable for this version (`reusable`), else None. One request."""
         data = await self._execute(
-            Q_VERSION_AND_RESULTS, versionId=version_id, itemId=item_id, filter=result_filter
+            Q_VERSION_AND_RESULT,
+            versionId=version_id,
+            itemId=item_id,
+            type=PREDICTION,
+            scoreId=score_id,
         )
-        results = list(data["listScoreResultByItemId"]["items"])
-        token = data["listScoreResultByItemId"].get("nextToken")
-        while token:
-            more = await self._execute(
-                Q_RESULTS_BY_ITEM, itemId=item_id, filter=result_filter, nextToken=token
-            )
-            results.extend(more["listScoreResultByItemId"]["items"])
-            token = more["listScoreResultByItemId"].get("nextToken")
-        results = [r for r in results if r is not None]
-        newest = max(results, key=lambda r: r["createdAt"], default=None)
-        return data["getScoreVersion"], newest
+        items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
+        newest = next((r for r in items if r is not None), None)
+        return data["getScoreVersion"], newest if reusable(newest, version_id) else None
 
     async def create_score_result(self, fields: dict[str, Any]) -> dict[str, Any]:
         """createScoreResult; ConditionFailed when a result with this id already exists."""

@@ -61,6 +61,8 @@ class ClaimRefused:
     reason: str
     # Set when this worker gave up on the job (attempt limit) and marked it FAILED.
     failed: bool = False
+    # COMPLETED or FAILED when the job had already finished (a redelivered message).
+    finished: str | None = None
 
 
 class JobNotFound(LookupError):
@@ -89,6 +91,11 @@ class Claimer:
             if seen is None:
                 raise JobNotFound(f"scoring job {job_id} not found")
         status = seen.get("status")
+        if status in (COMPLETED, FAILED):
+            reason = f"already {status}"
+            if status == FAILED and seen.get("errorMessage"):
+                reason += f": {seen['errorMessage']}"
+            return ClaimRefused(job_id, reason, finished=status)
         if status != IN_PROGRESS:
             return ClaimRefused(job_id, f"job is {status}")
         if not self._lease_expired(seen):

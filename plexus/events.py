@@ -1,8 +1,13 @@
 """What an invocation asks for, read from the Lambda event.
 
-- `{}` or an EventBridge schedule event: drain the account's claimable jobs;
+- an EventBridge schedule event: drain the account's claimable jobs;
+- `{}`: poll the request queue once when PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL
+  is set (the real score-processor function's manual invocation), else drain the account
+  (the real score_processing function);
 - `{"scoringJobId": "..."}`: process that job;
-- an SQS event: each record's body is JSON carrying `scoring_job_id` (or `scoringJobId`).
+- an SQS event: each record's body is JSON carrying `scoring_job_id` (or `scoringJobId`);
+- the real fan-out function's event `{"source": "fanout", "message_body": {...},
+  "receipt_handle": "...", "queue_url": "..."}`: process that message's job, then delete it.
 Anything else is an `EventError` that says what was wrong.
 """
 
@@ -36,14 +41,30 @@ class SqsBatch:
     records: list[dict[str, Any]]
 
 
-Request = Drain | SingleJob | SqsBatch
+@dataclass(frozen=True)
+class FanOut:
+    """One request-queue message handed over by the real fan-out function."""
+
+    job_id: str
+    receipt_handle: str
+    queue_url: str
 
 
-def parse_event(event: Any) -> Request:
+@dataclass(frozen=True)
+class PollQueue:
+    queue_url: str
+
+
+Request = Drain | SingleJob | SqsBatch | FanOut | PollQueue
+
+
+def parse_event(event: Any, *, request_queue_url: str | None = None) -> Request:
     if event is None or event == {}:
-        return Drain()
+        return PollQueue(request_queue_url) if request_queue_url else Drain()
     if not isinstance(event, dict):
         raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    if event.get("source") == "fanout":
+        return _fan_out(event)
     if "scoringJobId" in event:
         return SingleJob(_job_id(event["scoringJobId"], "scoringJobId"))
     records = event.get("Records")
@@ -57,8 +78,22 @@ def parse_event(event: Any) -> Request:
     keys = ", ".join(sorted(str(k) for k in event)[:10])
     raise EventError(
         f"unrecognised event with keys [{keys}]: expected {{}}, a schedule event, "
-        '{"scoringJobId": "..."} or an SQS event'
+        '{"scoringJobId": "..."}, an SQS event or a fan-out event'
     )
+
+
+def _fan_out(event: dict[str, Any]) -> FanOut:
+    missing = [k for k in ("message_body", "receipt_handle", "queue_url") if not event.get(k)]
+    if missing:
+        raise EventError(f"fan-out event lacks {', '.join(missing)}")
+    body = event["message_body"]
+    # The fan-out function passes the parsed body; a JSON string is accepted as well.
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    for key in ("receipt_handle", "queue_url"):
+        if not isinstance(event[key], str):
+            raise EventError(f"fan-out {key} must be a string, got {type(event[key]).__name__}")
+    return FanOut(job_id_from_sqs_body(body), event["receipt_handle"], event["queue_url"])
 
 
 def job_id_from_sqs_record(record: dict[str, Any]) -> str:

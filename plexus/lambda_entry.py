@@ -23,8 +23,11 @@ from plexus.api_client import PlexusApi
 from plexus.events import (
     Drain,
     EventError,
+    FanOut,
+    PollQueue,
     SingleJob,
     SqsBatch,
+    job_id_from_sqs_body,
     job_id_from_sqs_record,
     parse_event,
 )
@@ -41,7 +44,7 @@ _settings: Settings | None = None
 
 
 class JobFailedError(RuntimeError):
-    """Raised for an SQS record whose job failed, so the batch reports that record."""
+    """Raised for an SQS record whose job failed, so SQS retries it (and then dead-letters it)."""
 
 
 def _setup() -> tuple[Settings, asyncio.AbstractEventLoop]:
@@ -61,7 +64,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     logging.getLogger("plexus").setLevel(logger.log_level)
     settings, loop = _setup()
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
-    request = parse_event(event)
+    request = parse_event(event, request_queue_url=settings.request_queue_url)
 
     def remaining() -> float:
         return context.get_remaining_time_in_millis() / 1000.0
@@ -71,10 +74,20 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     loop.run_until_complete(api.__aenter__())
     try:
         if isinstance(request, SqsBatch):
-            return _process_sqs(event, context, processor, settings)
+            if settings.sqs_failure_mode == "report":
+                return _process_sqs_reporting(event, context, processor, settings)
+            return loop.run_until_complete(_process_sqs_raising(request, processor, settings))
         if isinstance(request, SingleJob):
             outcome = loop.run_until_complete(processor.process_job_id(request.job_id))
             return _summary(DrainSummary([outcome]))
+        if isinstance(request, FanOut):
+            return loop.run_until_complete(_process_fan_out(request, processor, settings))
+        if isinstance(request, PollQueue):
+            wait = settings.sqs_poll_wait_seconds
+            visibility = int(remaining()) + 60 if context else int(settings.lease_seconds)
+            return loop.run_until_complete(
+                _poll_once(request, processor, settings, wait, visibility)
+            )
         assert isinstance(request, Drain)
         account = require(
             settings.account_key,
@@ -88,9 +101,42 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         metrics.flush_metrics(raise_on_empty_metrics=False)
 
 
-def _process_sqs(
+async def _process_sqs_raising(
+    request: SqsBatch, processor: JobProcessor, settings: Settings
+) -> dict[str, Any]:
+    """The real stack's mapping (no ReportBatchItemFailures): every record is processed,
+    then any failure raises, so SQS retries the batch and dead-letters a message after
+    maxReceiveCount. Records whose job already finished are reported, not scored again."""
+    slots = asyncio.Semaphore(settings.concurrency)
+    problems: list[str] = []
+
+    async def one(index: int, record: Any) -> JobOutcome | None:
+        try:
+            job_id = job_id_from_sqs_record(record if isinstance(record, dict) else {})
+        except EventError as exc:
+            problems.append(f"record {index}: {exc}")
+            return None
+        async with slots:
+            outcome = await processor.process_job_id(job_id)
+        if outcome.status == "FAILED":
+            problems.append(f"job {job_id}: {outcome.reason}")
+        return outcome
+
+    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(request.records)))
+    summary = DrainSummary([o for o in results if o is not None])
+    if problems:
+        _record_metrics(summary)
+        raise JobFailedError(
+            f"{len(problems)} of {len(request.records)} SQS record(s) failed, so SQS will "
+            f"retry them (PLEXUS_SQS_FAILURE_MODE=raise): " + "; ".join(problems)
+        )
+    return _summary(summary)
+
+
+def _process_sqs_reporting(
     event: dict[str, Any], context: Any, processor: JobProcessor, settings: Settings
 ) -> dict[str, Any]:
+    """ReportBatchItemFailures on the mapping: only the failed records are retried."""
     from aws_lambda_powertools.utilities.batch import (
         AsyncBatchProcessor,
         EventType,
@@ -134,6 +180,60 @@ def _process_sqs(
     return dict(response)
 
 
+async def _finish_message(
+    outcome: JobOutcome, settings: Settings, queue_url: str, receipt_handle: str
+) -> bool:
+    """Delete the request message once its job is done; a failed job's message stays, so
+    the queue redelivers it and, after maxReceiveCount, dead-letters it."""
+    from plexus.queues import QueueError, delete_message
+
+    if outcome.status == "FAILED":
+        return False
+    try:
+        await delete_message(settings.region, queue_url, receipt_handle)
+    except QueueError as exc:
+        # The job is finished; a redelivery is reported as such, not scored again.
+        logger.error("job %s: %s", outcome.job_id, exc)
+        return False
+    return True
+
+
+async def _process_fan_out(
+    request: FanOut, processor: JobProcessor, settings: Settings
+) -> dict[str, Any]:
+    outcome = await processor.process_job_id(request.job_id)
+    deleted = await _finish_message(outcome, settings, request.queue_url, request.receipt_handle)
+    return {**_summary(DrainSummary([outcome])), "messageDeleted": deleted}
+
+
+async def _poll_once(
+    request: PollQueue,
+    processor: JobProcessor,
+    settings: Settings,
+    wait_seconds: int,
+    visibility_seconds: int,
+) -> dict[str, Any]:
+    """Receive at most one message from the request queue and process its job."""
+    from plexus.queues import receive_one
+
+    message = await receive_one(
+        settings.region, request.queue_url, wait_seconds, min(visibility_seconds, 43_200)
+    )
+    if message is None:
+        logger.info("no message in the request queue")
+        return {**_summary(DrainSummary()), "messageDeleted": False, "polled": 0}
+    try:
+        job_id = job_id_from_sqs_body(message.body)
+    except EventError as exc:
+        # Left in the queue: it is redelivered and then dead-lettered, as the real one is.
+        logger.error("request message %s rejected: %s", message.message_id, exc)
+        outcome = JobOutcome(f"message {message.message_id}", "FAILED", str(exc))
+        return {**_summary(DrainSummary([outcome])), "messageDeleted": False, "polled": 1}
+    outcome = await processor.process_job_id(job_id)
+    deleted = await _finish_message(outcome, settings, request.queue_url, message.receipt_handle)
+    return {**_summary(DrainSummary([outcome])), "messageDeleted": deleted, "polled": 1}
+
+
 def _summary(summary: DrainSummary) -> dict[str, Any]:
     _record_metrics(summary)
     return {
@@ -148,6 +248,7 @@ def _summary(summary: DrainSummary) -> dict[str, Any]:
                 "reason": o.reason,
                 "scoreResultId": o.score_result_id,
                 "cached": o.cached,
+                "alreadyFinished": o.already_finished,
             }
             for o in summary.outcomes
         ],

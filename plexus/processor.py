@@ -3,13 +3,17 @@
 One job, step by step (`_score`):
   1. claim it (plexus/claim.py);
   2. load the item, score and scorecard (one API round trip);
-  3. load the champion version and look for a cached ScoreResult (one round trip);
-     a hit completes the job with that result, no model call;
+  3. load the champion version and the newest prediction of the item and score through the
+     real cache index (one round trip); a result of this score version completes the job
+     with that result, no model call;
   4. classify: deterministic rules, or the LLM (plexus/scoring/llm.py), through the
      PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
   5. upload trace.json and log.txt to S3 (plexus/attachments.py);
-  6. create the ScoreResult, its id derived from the job's so a retried job never makes two;
-  7. mark the job COMPLETED, or FAILED with the reason. One bad job never stops the others.
+  6. create the ScoreResult as the real resolvers require (status COMPLETED with type, item
+     and score ids), its id derived from the job's so a retried job never makes two;
+  7. with PLEXUS_RESPONSE_WORKER_QUEUE_URL set, send `{"score_result_id": ...}` there;
+  8. mark the job COMPLETED, or FAILED with the reason. One bad job never stops the others.
+A job that had finished before (a redelivered message) is reported, not scored again.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from plexus import job_log
-from plexus.api_client import ApiError, ConditionFailed, PlexusApi, parse_json
-from plexus.claim import Claim, Claimer, ClaimRefused, JobNotFound, lease_cutoff
+from plexus.api_client import PREDICTION, ApiError, ConditionFailed, PlexusApi, parse_json
+from plexus.claim import Claim, Claimer, ClaimRefused, JobNotFound, lease_cutoff, utc_iso
 from plexus.errors import JobError, JobFailure
 from plexus.settings import Settings, SettingsError, require
 
@@ -51,6 +56,8 @@ class JobOutcome:
     cached: bool = False
     cost_usd: Decimal | None = None
     seconds: float = 0.0
+    # The job had finished before this delivery (SQS redelivered it): reported, not scored.
+    already_finished: bool = False
 
 
 @dataclass
@@ -131,11 +138,17 @@ class JobProcessor:
             finally:
                 slots.release()
 
+        # Only jobs created within the window are read: the index's sort key bounds the
+        # query, so the account's finished history does not cost a request per page.
+        since = utc_iso(datetime.now(UTC) - timedelta(hours=self.settings.drain_window_hours))
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
+            oldest: str | None = None
             async for job in self.api.claimable_jobs(
-                account_id, lease_cutoff(self.settings.lease_seconds)
+                account_id, since, lease_cutoff(self.settings.lease_seconds)
             ):
+                if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
+                    oldest = job["createdAt"]
                 await slots.acquire()
                 if self.out_of_time():
                     slots.release()
@@ -151,14 +164,23 @@ class JobProcessor:
             # Jobs may have arrived while we worked: list again until a pass finds nothing to do.
             if summary.stopped_for_time or not any(o.status != "SKIPPED" for o in outcomes):
                 return summary
+            # What was older than this pass's oldest claimable job was finished or under
+            # lease when read; new jobs are created now. So the next pass starts there.
+            # (A lease that runs out meanwhile is the next invocation's to reclaim.)
+            if oldest is not None and oldest > since:
+                since = oldest
 
     # One job ------------------------------------------------------------------------
 
     async def _after_claim(self, job_id: str, claim: Claim | ClaimRefused) -> JobOutcome:
         if isinstance(claim, ClaimRefused):
-            status = "FAILED" if claim.failed else "SKIPPED"
+            # A job that failed before stays failed for whoever asks again, so that SQS keeps
+            # retrying its message and then dead-letters it, as the real stack expects.
+            status = "FAILED" if claim.failed or claim.finished == "FAILED" else "SKIPPED"
             log.info("job %s not processed: %s", job_id, claim.reason)
-            return JobOutcome(job_id, status, claim.reason)
+            return JobOutcome(
+                job_id, status, claim.reason, already_finished=claim.finished is not None
+            )
         started = time.perf_counter()
         with job_log.capture() as lines:
             outcome = await self._score(claim, lines)
@@ -230,6 +252,7 @@ class JobProcessor:
             await self._create_result(
                 claim, item, score, version_id, result_id, classification, source, attachments
             )
+            await self._send_response(result_id)
             cost = classification.cost.total_cost
             finished = await self.claimer.complete(
                 claim,
@@ -267,8 +290,22 @@ class JobProcessor:
             log.error("job %s: could not record the failure: %s", claim.job_id, api_exc)
         return JobOutcome(claim.job_id, "FAILED", message)
 
+    async def _send_response(self, result_id: str) -> None:
+        # Before the job is marked COMPLETED, as the real worker does: a worker that dies in
+        # between leaves the job to be retried, and the retry sends the same id again.
+        if self.settings.response_queue_url is None:
+            return
+        from plexus.queues import send_response
+
+        await send_response(self.settings.region, self.settings.response_queue_url, result_id)
+        log.info("score result %s sent to the response queue", result_id)
+
     async def _complete_from_cache(self, claim: Claim, cached: dict[str, Any]) -> JobOutcome:
         log.info("job %s: reusing score result %s", claim.job_id, cached["id"])
+        try:
+            await self._send_response(cached["id"])
+        except EXPECTED_ERRORS as exc:
+            return await self._fail(claim, str(exc), exc)
         finished = await self.claimer.complete(
             claim, {"scoreResultId": cached["id"], "cached": True, "costUsd": "0"}
         )
@@ -362,11 +399,26 @@ class JobProcessor:
             "value": classification.value,
             "explanation": classification.explanation,
             "confidence": classification.confidence,
-            "metadata": json.dumps({"source": source, "attempt": claim.attempt}),
+            # The real worker's metadata keys (the dashboard shows source and explanation),
+            # plus how this worker got the answer and on which attempt.
+            "metadata": json.dumps(
+                {
+                    "source": "Worker",
+                    "cached_at": utc_iso(),
+                    "external_id": item.get("externalId"),
+                    "explanation": classification.explanation,
+                    "scoring": source,
+                    "attempt": claim.attempt,
+                },
+                default=str,
+            ),
             "cost": json.dumps(classification.cost.to_json()),
             "trace": json.dumps(classification.trace, default=str),
             "code": "200",
-            "type": "prediction",
+            "type": PREDICTION,
+            # Required by the real resolvers: the index byTypeStatusUpdated (status#updatedAt)
+            # gets updatedAt from the resolver, so its status must come with every create.
+            "status": "COMPLETED",
             "attachments": attachments,
             "itemId": item["id"],
             "accountId": claim.job["accountId"],

@@ -67,6 +67,12 @@ class Settings:
     model_max_retries: int = 3
     content_max_bytes: int = 5_000_000
     content_timeout_seconds: float = 30.0
+    # The real job contract (queues, drain window, SQS failure reporting).
+    drain_window_hours: float = 24.0
+    response_queue_url: str | None = None
+    request_queue_url: str | None = None
+    sqs_failure_mode: str = "raise"
+    sqs_poll_wait_seconds: int = 10
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction filters."""
@@ -193,7 +199,50 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         content_timeout_seconds=_parsed(
             env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
         ),
+        **_queue_settings(env),  # type: ignore[arg-type]
     )
+
+
+SQS_FAILURE_MODES = ("raise", "report")
+
+
+def _failure_mode(raw: str) -> str:
+    lowered = raw.lower()
+    if lowered not in SQS_FAILURE_MODES:
+        raise ValueError(raw)
+    return lowered
+
+
+def _poll_wait(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 20:  # SQS's own bounds for WaitTimeSeconds
+        raise ValueError(raw)
+    return value
+
+
+def _queue_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """The settings of the real job contract, in one block."""
+    return {
+        "drain_window_hours": _parsed(
+            env, "PLEXUS_DRAIN_WINDOW_HOURS", 24.0, _positive_float, "a positive number"
+        ),
+        "response_queue_url": _url(
+            "PLEXUS_RESPONSE_WORKER_QUEUE_URL",
+            _get(env, "PLEXUS_RESPONSE_WORKER_QUEUE_URL"),
+            ("https", "http"),
+        ),
+        "request_queue_url": _url(
+            "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL",
+            _get(env, "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL"),
+            ("https", "http"),
+        ),
+        "sqs_failure_mode": _parsed(
+            env, "PLEXUS_SQS_FAILURE_MODE", "raise", _failure_mode, "raise or report"
+        ),
+        "sqs_poll_wait_seconds": _parsed(
+            env, "PLEXUS_SQS_POLL_WAIT_SECONDS", 10, _poll_wait, "an integer from 0 to 20"
+        ),
+    }
 
 
 def require(value: T | None, name: str, why: str) -> T:

@@ -1,8 +1,11 @@
 """AWS Lambda entry point: score pending Plexus scoring jobs.
 
-Events: `{}` or a schedule event drains PLEXUS_ACCOUNT_KEY's claimable jobs;
-`{"scoringJobId": "..."}` processes one job; an SQS event processes each record's
-`scoring_job_id` and returns `batchItemFailures` for the failed ones.
+Events (README, "Events"): a schedule event, or `{}` without
+PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL, drains PLEXUS_ACCOUNT_KEY's claimable
+jobs; `{}` with it set receives one message from that queue; `{"scoringJobId": "..."}`
+processes one job; an SQS event processes each record's `scoring_job_id` and raises on a
+failure (PLEXUS_SQS_FAILURE_MODE=raise, the real stack) or returns `batchItemFailures`
+(`report`); the real fan-out event processes its message's job, then deletes the message.
 """
 
 import os

@@ -17,6 +17,7 @@ import contextlib
 import hmac
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -39,8 +40,10 @@ from plexus.local.graphql_api import (
     execute,
     json_input,
     json_output,
+    prepare_create,
     root_fields,
 )
+from plexus.local.models import KEY_SEPARATOR
 
 log = logging.getLogger(__name__)
 
@@ -202,19 +205,24 @@ class LocalPlexusApi:
     # --- seeding and reading ----------------------------------------------------------------
 
     def put(self, model: str, item: Mapping[str, Any]) -> str:
-        """Write one item as is (no condition), filling id/createdAt/updatedAt when absent.
+        """Write one item as a create would (no condition): id/createdAt/updatedAt filled
+        when absent, the composite-sort-key rule applied (CompositeKeyError).
 
         Fields must be the model's fields in schema.graphql. AWSJSON fields take the decoded
         value (dict, list, ...) or a JSON string, as the API does; AWSDateTime fields take
         ISO 8601 strings. None values are left out, as a create does."""
         self._require_started()
-        fields = self._check_fields(model, item)
-        now = now_iso()
-        fields.setdefault("id", new_id())
-        fields.setdefault("createdAt", now)
-        fields.setdefault("updatedAt", now)
+        fields = prepare_create(model_named(model).name, self._check_fields(model, item))
         self._store.put(model, fields)
         return str(fields["id"])
+
+    def put_many(self, model: str, items: list[Mapping[str, Any]]) -> list[str]:
+        """`put` for many items at once (BatchWriteItem, 25 a request); returns their ids."""
+        self._require_started()
+        name = model_named(model).name
+        prepared = [prepare_create(name, self._check_fields(model, item)) for item in items]
+        self._store.put_many(name, prepared)
+        return [str(item["id"]) for item in prepared]
 
     def seed_account(self, key: str, name: str | None = None) -> str:
         return self.put("Account", {"key": key, "name": name or key})
@@ -229,7 +237,12 @@ class LocalPlexusApi:
         score_id, version_id = new_id(), new_id()
         self.put(
             "ScoreVersion",
-            {"id": version_id, "scoreId": score_id, "configuration": configuration},
+            {
+                "id": version_id,
+                "scoreId": score_id,
+                "configuration": configuration,
+                "isFeatured": "false",
+            },
         )
         self.put(
             "Score",
@@ -237,6 +250,11 @@ class LocalPlexusApi:
                 "id": score_id,
                 "name": name,
                 "key": key,
+                "externalId": key or score_id,
+                "order": 0,
+                "type": _score_class(configuration),
+                # Sections are not served here; the real schema requires the field.
+                "sectionId": f"section-{scorecard_id}",
                 "scorecardId": scorecard_id,
                 "championVersionId": version_id,
             },
@@ -247,7 +265,10 @@ class LocalPlexusApi:
         """A new ScoreVersion of an existing Score; `champion` makes it the Score's champion."""
         if self.get("Score", score_id) is None:
             raise ValueError(f"no Score with id {score_id!r}")
-        version_id = self.put("ScoreVersion", {"scoreId": score_id, "configuration": configuration})
+        version_id = self.put(
+            "ScoreVersion",
+            {"scoreId": score_id, "configuration": configuration, "isFeatured": "false"},
+        )
         if champion:
             self._store.update(
                 "Score",
@@ -272,6 +293,7 @@ class LocalPlexusApi:
                 "text": text,
                 "metadata": metadata,
                 "externalId": external_id,
+                "isEvaluation": False,
             },
         )
 
@@ -311,7 +333,11 @@ class LocalPlexusApi:
 
     def _present(self, model: str, item: dict[str, Any]) -> dict[str, Any]:
         json_fields = self._scalar_fields(model, "AWSJSON")
-        return {k: json_output(v) if k in json_fields else v for k, v in item.items()}
+        return {
+            k: json_output(v) if k in json_fields else v
+            for k, v in item.items()
+            if KEY_SEPARATOR not in k  # the composite key attributes the resolvers add
+        }
 
     def _scalar_fields(self, model: str, scalar: str) -> set[str]:
         object_type = self._schema.type_map[model]
@@ -427,6 +453,12 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 resets connections when many workers arrive at once.
     request_queue_size = 128
     daemon_threads = True
+
+
+def _score_class(configuration: str) -> str:
+    """Score.type is the score's class in Plexus; read it from the YAML's `class:` line."""
+    match = re.search(r"^class:\s*([A-Za-z_][\w.]*)", configuration, re.MULTILINE)
+    return match[1] if match else "Score"
 
 
 def _error_body(error_type: str, message: str) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The DynamoDB tables behind the local Plexus API: one table per model, as Amplify lays
-them out, with the secondary indexes that the schema's list queries read.
+them out, with the secondary indexes its @index declarations give (plexus/local/models.py).
 
 moto checks a write's condition and applies the write in separate steps without a lock,
 so two racing conditional updates can both succeed there, and a query can iterate a table
@@ -22,44 +22,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    hash_key: str
-    sort_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    indexes: tuple[Index, ...] = ()
-
-    def index_on(self, hash_key: str) -> Index:
-        for index in self.indexes:
-            if index.hash_key == hash_key:
-                return index
-        raise KeyError(f"{self.name} has no index on {hash_key!r}")
-
-
-MODELS: dict[str, Model] = {
-    model.name: model
-    for model in (
-        Model("Account", (Index("byKey", "key"),)),
-        Model("Scorecard"),
-        Model("Score"),
-        Model("ScoreVersion"),
-        Model("Item"),
-        Model("ScoringJob", (Index("byAccountId", "accountId", "createdAt"),)),
-        Model(
-            "ScoreResult",
-            (
-                Index("byItemId", "itemId", "createdAt"),
-                Index("byScoringJobId", "scoringJobId", "createdAt"),
-            ),
-        ),
-    )
-}
+from plexus.local.models import Index, Model, load_models
 
 
 def now_iso() -> str:
@@ -73,10 +36,11 @@ def new_id() -> str:
 
 
 def model_named(name: str) -> Model:
+    models = load_models()
     try:
-        return MODELS[name]
+        return models[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(models)}") from None
 
 
 @dataclass
@@ -169,7 +133,7 @@ class DynamoStore:
     def create_tables(self) -> None:
         """Create every model table; a table that already exists is reused."""
         existing = set(self._all_table_names())
-        for model in MODELS.values():
+        for model in load_models().values():
             name = self.table_name(model.name)
             if name not in existing:
                 self._create_table(name, model)
@@ -198,7 +162,7 @@ class DynamoStore:
             "TableName": name,
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
             "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)
+                {"AttributeName": a, "AttributeType": model.key_type(a)} for a in sorted(attributes)
             ],
             "BillingMode": "PAY_PER_REQUEST",
         }
@@ -228,6 +192,20 @@ class DynamoStore:
             args.update((placeholders or Placeholders()).request_args())
         with self._lock:
             self._client.put_item(**args)
+
+    def put_many(self, model: str, items: list[Mapping[str, Any]]) -> None:
+        """Unconditional puts in batches of 25 (BatchWriteItem), for seeding large tables."""
+        table = self.table_name(model)
+        for start in range(0, len(items), 25):
+            requests = [
+                {"PutRequest": {"Item": _serialize_item(item)}}
+                for item in items[start : start + 25]
+            ]
+            pending: dict[str, Any] = {table: requests}
+            while pending:
+                with self._lock:
+                    response = self._client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
 
     def update(
         self,
@@ -270,6 +248,7 @@ class DynamoStore:
         *,
         limit: int,
         descending: bool,
+        sort_condition: str | None = None,
         filter_expression: str | None,
         placeholders: Placeholders,
         start_key: dict[str, Any] | None,
@@ -278,6 +257,8 @@ class DynamoStore:
 
         Returns the items and the raw LastEvaluatedKey (None on the last page)."""
         key_condition = f"{placeholders.name(index.hash_key)} = {placeholders.value(hash_value)}"
+        if sort_condition:
+            key_condition += f" AND {sort_condition}"
         args: dict[str, Any] = {
             "TableName": self.table_name(model),
             "IndexName": index.name,

@@ -2,8 +2,10 @@
 AppSync's error shape.
 
 Resolvers are bound by field name, following Amplify's naming: `getX(id)`,
-`listXByY(y, filter, limit, nextToken, sortDirection)`, `createX(input, condition)` and
-`updateX(input, condition)`, for the models in `dynamo_tables.MODELS`.
+`createX(input, condition)` and `updateX(input, condition)` for the models of
+`models.graphql`, and each @index's `queryField(hashKey, sortKeyArgument, sortDirection,
+filter, limit, nextToken)`. Create and update apply the real resolvers' composite-sort-key
+rule, derived from the same declarations (plexus/local/models.py).
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from graphql.language import FieldNode
 
 from plexus.local.conditions import InvalidConditionError, build_expression
 from plexus.local.dynamo_tables import (
-    MODELS,
     DynamoStore,
     Placeholders,
     from_dynamo_value,
+    model_named,
     new_id,
     now_iso,
 )
+from plexus.local.models import KEY_SEPARATOR, CompositeKeyError, Index, load_models
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ Resolver = Callable[..., Any]
 class ApiError(Exception):
     """A resolver error that reaches the client with AppSync's `errorType`."""
 
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str | None, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
@@ -152,6 +155,9 @@ def _translating(resolver: Resolver) -> Resolver:
             raise ApiError(f"DynamoDB:{code}", message) from None
         except InvalidConditionError as exc:
             raise ApiError("BadRequestException", str(exc)) from None
+        except CompositeKeyError as exc:
+            # The VTL raises it with $util.error(message), which sets no errorType.
+            raise ApiError(None, str(exc)) from None
 
     return resolve
 
@@ -182,27 +188,84 @@ def _get_resolver(store: DynamoStore, model: str) -> Resolver:
     return resolve
 
 
-def _list_resolver(store: DynamoStore, model: str, hash_key: str) -> Resolver:
-    index = MODELS[model].index_on(hash_key)
+_KEY_OPERATORS = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
+
+def _sort_key_text(index: Index, operand: Any, argument: str) -> str:
+    """One operand of a key condition: a string, or for a composite key an object whose
+    fields, in the key's order up to the first one left out, are joined with `#`."""
+    if not index.composite:
+        return operand
+    parts = []
+    for key_field in index.sort_key_fields:
+        if operand.get(key_field) is None:
+            break
+        parts.append(str(operand[key_field]))
+    if not parts:
+        raise ApiError(
+            "BadRequestException",
+            f"{argument} needs at least {index.sort_key_fields[0]!r}, the key's first field",
+        )
+    return KEY_SEPARATOR.join(parts)
+
+
+def _sort_condition(
+    index: Index, condition: dict[str, Any] | None, placeholders: Placeholders
+) -> str | None:
+    argument = index.sort_argument
+    if not condition:
+        return None
+    given = {op: v for op, v in condition.items() if v is not None}
+    if len(given) != 1:
+        raise ApiError(
+            "BadRequestException",
+            f"{argument} takes exactly one operator, got {', '.join(sorted(given)) or 'none'}",
+        )
+    [(op, operand)] = given.items()
+    assert index.sort_key is not None and argument is not None
+    name = placeholders.name(index.sort_key)
+    if op == "between":
+        if len(operand) != 2:
+            raise ApiError("BadRequestException", f"{argument}.between takes two values")
+        low, high = (_sort_key_text(index, v, argument) for v in operand)
+        return f"{name} BETWEEN {placeholders.value(low)} AND {placeholders.value(high)}"
+    value = placeholders.value(_sort_key_text(index, operand, argument))
+    if op == "beginsWith":
+        return f"begins_with({name}, {value})"
+    return f"{name} {_KEY_OPERATORS[op]} {value}"
+
+
+def _list_resolver(store: DynamoStore, model: str, index: Index) -> Resolver:
     def resolve(_root: Any, _info: Any, **args: Any) -> dict[str, Any]:
         limit = DEFAULT_LIMIT if args.get("limit") is None else args["limit"]
         if limit < 1:
             raise ApiError("BadRequestException", f"limit must be at least 1, got {limit}")
         placeholders = Placeholders()
+        sort_condition = None
+        if index.sort_argument is not None:
+            sort_condition = _sort_condition(index, args.get(index.sort_argument), placeholders)
         items, last_key = store.query(
             model,
             index,
-            args[hash_key],
+            args[index.hash_key],
             limit=limit,
             descending=args.get("sortDirection") == "DESC",
+            sort_condition=sort_condition,
             filter_expression=build_expression(args.get("filter"), placeholders, "filter"),
             placeholders=placeholders,
             start_key=decode_next_token(args.get("nextToken")),
         )
-        return {"items": items, "nextToken": encode_next_token(last_key)}
+        return {
+            "items": [_public(model, i) for i in items],
+            "nextToken": encode_next_token(last_key),
+        }
 
     return resolve
+
+
+def _public(model: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item without the composite key attributes the resolvers add."""
+    return {k: v for k, v in item.items() if KEY_SEPARATOR not in k}
 
 
 def _with_condition(guard: str, condition: Any, placeholders: Placeholders) -> str:
@@ -210,56 +273,68 @@ def _with_condition(guard: str, condition: Any, placeholders: Placeholders) -> s
     return guard if extra is None else f"{guard} AND {extra}"
 
 
+def prepare_create(model: str, input: dict[str, Any]) -> dict[str, Any]:
+    """What the real create resolver stores: `createdAt`/`updatedAt` defaulted, the
+    composite-sort-key rule applied (CompositeKeyError), null fields left out."""
+    now = now_iso()
+    merged = {"createdAt": now, "updatedAt": now, **input}
+    item = model_named(model).with_composite_keys(merged, "create")
+    item = {k: v for k, v in item.items() if v is not None}
+    if item.get("id") is None:
+        item["id"] = new_id()
+    return item
+
+
 def _create_resolver(store: DynamoStore, model: str) -> Resolver:
     def resolve(_root: Any, _info: Any, input: dict[str, Any], condition: Any = None) -> Any:
-        item = {k: v for k, v in input.items() if v is not None}
-        if item.get("id") is None:
-            item["id"] = new_id()
-        item["createdAt"] = item["updatedAt"] = now_iso()
+        item = prepare_create(model, input)
         placeholders = Placeholders()
         guard = f"attribute_not_exists({placeholders.name('id')})"
         store.put(model, item, _with_condition(guard, condition, placeholders), placeholders)
-        return from_dynamo_value(item)
+        return _public(model, from_dynamo_value(item))
 
     return resolve
 
 
 def _update_resolver(store: DynamoStore, model: str) -> Resolver:
     def resolve(_root: Any, _info: Any, input: dict[str, Any], condition: Any = None) -> Any:
-        changes = dict(input)
+        merged = {"updatedAt": now_iso(), **input}
+        changes = model_named(model).with_composite_keys(merged, "update")
         item_id = changes.pop("id")
-        changes["updatedAt"] = now_iso()
         placeholders = Placeholders()
         # AppSync's update is conditional on the item existing; without this, UpdateItem
         # would create a partial item.
         guard = f"attribute_exists({placeholders.name('id')})"
-        return store.update(
+        updated = store.update(
             model, item_id, changes, _with_condition(guard, condition, placeholders), placeholders
         )
+        return _public(model, updated)
 
     return resolve
 
 
-_FIELD_PATTERNS: list[tuple[re.Pattern[str], Callable[[DynamoStore, re.Match[str]], Resolver]]] = [
-    (re.compile(r"get(\w+)"), lambda s, m: _get_resolver(s, m[1])),
-    (
-        re.compile(r"list(\w+?)By(\w+)"),
-        lambda s, m: _list_resolver(s, m[1], m[2][0].lower() + m[2][1:]),
-    ),
-    (re.compile(r"create(\w+)"), lambda s, m: _create_resolver(s, m[1])),
-    (re.compile(r"update(\w+)"), lambda s, m: _update_resolver(s, m[1])),
-]
+def _resolver_for(store: DynamoStore, field_name: str) -> Resolver | None:
+    models = load_models()
+    for prefix, make in (
+        ("get", _get_resolver),
+        ("create", _create_resolver),
+        ("update", _update_resolver),
+    ):
+        if field_name.startswith(prefix) and field_name[len(prefix) :] in models:
+            return make(store, field_name[len(prefix) :])
+    for model in models.values():
+        for index in model.indexes:
+            if index.query_field == field_name:
+                return _list_resolver(store, model.name, index)
+    return None
 
 
 def _bind(store: DynamoStore, root: GraphQLObjectType | None) -> None:
     for field_name, field in (root.fields if root else {}).items():
-        for pattern, make in _FIELD_PATTERNS:
-            match = pattern.fullmatch(field_name)
-            if match and match[1] in MODELS:
-                field.resolve = _translating(make(store, match))
-                break
-        else:
+        resolver = _resolver_for(store, field_name)
+        if resolver is None:
             raise RuntimeError(f"schema field {field_name} ({field.type}) has no resolver")
+        field.resolve = _translating(resolver)
 
 
 def build_plexus_schema(store: DynamoStore) -> GraphQLSchema:

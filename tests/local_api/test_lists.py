@@ -12,7 +12,7 @@ from tests.local_api.conftest import Gql
 LIST_JOBS = """
 query Jobs($accountId: String!, $filter: ModelScoringJobFilterInput, $limit: Int,
            $nextToken: String, $sortDirection: ModelSortDirection) {
-  listScoringJobByAccountId(accountId: $accountId, filter: $filter, limit: $limit,
+  listScoringJobByAccountIdAndCreatedAt(accountId: $accountId, filter: $filter, limit: $limit,
                             nextToken: $nextToken, sortDirection: $sortDirection) {
     items { id status scoreId createdAt }
     nextToken
@@ -31,7 +31,7 @@ def all_pages(gql: Gql, **variables: Any) -> list[list[dict[str, Any]]]:
     for _ in range(100):
         body = gql(LIST_JOBS, nextToken=token, **variables)
         assert "errors" not in body, body
-        connection = body["data"]["listScoringJobByAccountId"]
+        connection = body["data"]["listScoringJobByAccountIdAndCreatedAt"]
         pages.append(connection["items"])
         token = connection["nextToken"]
         if token is None:
@@ -111,7 +111,7 @@ def test_default_limit_is_100(gql: Gql, api: Any, account: Any, score_id: str) -
             createdAt=f"2025-03-01T10:{second // 60:02d}:{second % 60:02d}.000Z",
         )
     body = gql(LIST_JOBS, accountId=account.id)
-    connection = body["data"]["listScoringJobByAccountId"]
+    connection = body["data"]["listScoringJobByAccountIdAndCreatedAt"]
     assert len(connection["items"]) == 100
     assert connection["nextToken"] is not None
 
@@ -133,7 +133,14 @@ def test_score_results_by_item_and_by_job(gql: Gql, account: Any) -> None:
     mutation($input: CreateScoreResultInput!) { createScoreResult(input: $input) { id } }
     """
     item = f"item-{account.id}"
-    base = {"itemId": item, "accountId": account.id, "scorecardId": account.scorecard_id}
+    base = {
+        "itemId": item,
+        "accountId": account.id,
+        "scorecardId": account.scorecard_id,
+        "scoreId": f"score-{account.id}",
+        "type": "prediction",
+        "status": "COMPLETED",
+    }
     with_job = gql(create, input={**base, "value": "Yes", "scoringJobId": f"job-{account.id}"})
     without_job = gql(create, input={**base, "value": "No"})
     by_job = """
@@ -162,7 +169,7 @@ def test_bad_list_arguments_are_clear_errors(
     gql: Gql, account: Any, variables: dict[str, Any], message: str
 ) -> None:
     body = gql(LIST_JOBS, accountId=account.id, **variables)
-    assert body["data"] == {"listScoringJobByAccountId": None}
+    assert body["data"] == {"listScoringJobByAccountIdAndCreatedAt": None}
     [error] = body["errors"]
     assert error["errorType"] == "BadRequestException"
     assert message in error["message"]

@@ -30,6 +30,10 @@ def result_input(account: Any, **fields: Any) -> dict[str, Any]:
         "itemId": f"item-{account.id}",
         "accountId": account.id,
         "scorecardId": account.scorecard_id,
+        # The composite sort keys of ScoreResult's indexes make these mandatory.
+        "scoreId": f"score-{account.id}",
+        "type": "prediction",
+        "status": "COMPLETED",
         **fields,
     }
 

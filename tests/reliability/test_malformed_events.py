@@ -7,9 +7,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.conftest import OPENAI_KEY, PLEXUS_KEY
 from tests.support.lambda_events import sqs_event
 from tests.worker.test_processor import KEYWORD_YAML
+
+
+@pytest.fixture
+def worker_env(worker_env: dict[str, str]) -> dict[str, str]:
+    # These records are judged one by one: the mapping has ReportBatchItemFailures.
+    return {**worker_env, "PLEXUS_SQS_FAILURE_MODE": "report"}
 
 
 def failed_ids(result: Any) -> set[str]:

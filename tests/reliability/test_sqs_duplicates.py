@@ -11,12 +11,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from plexus.processor import score_result_id
 from plexus.tooling.invoke import LocalFunction
 from tests.conftest import HANDLER_DIR
 from tests.reliability.model_faults import item_text
 from tests.support.lambda_events import sqs_event
 from tests.worker.test_processor import LLM_YAML
+
+
+@pytest.fixture
+def worker_env(worker_env: dict[str, str]) -> dict[str, str]:
+    # These records are judged one by one: the mapping has ReportBatchItemFailures.
+    return {**worker_env, "PLEXUS_SQS_FAILURE_MODE": "report"}
 
 
 def model_calls_per_text(openai: Any) -> Counter[str]:

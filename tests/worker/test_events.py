@@ -6,6 +6,8 @@ from plexus.events import (
     MAX_BODY_BYTES,
     Drain,
     EventError,
+    FanOut,
+    PollQueue,
     SingleJob,
     SqsBatch,
     job_id_from_sqs_body,
@@ -32,6 +34,30 @@ def test_event_kinds():
     batch = parse_event(sqs('{"scoring_job_id": "a"}'))
     assert isinstance(batch, SqsBatch)
     assert len(batch.records) == 1
+
+
+def test_empty_event_polls_when_the_request_queue_is_set():
+    url = "https://sqs.us-east-1.amazonaws.com/1/requests"
+    assert parse_event({}, request_queue_url=url) == PollQueue(url)
+    assert parse_event(None, request_queue_url=url) == PollQueue(url)
+    # A schedule still drains the account.
+    assert parse_event(SCHEDULE, request_queue_url=url) == Drain()
+
+
+def test_fan_out_event_as_the_real_fan_out_function_sends_it():
+    event = {
+        "source": "fanout",
+        "message_body": {"scoring_job_id": "j1"},
+        "receipt_handle": "rh",
+        "queue_url": "https://q",
+    }
+    assert parse_event(event) == FanOut("j1", "rh", "https://q")
+    as_text = {**event, "message_body": '{"scoring_job_id": "j2"}'}
+    assert parse_event(as_text) == FanOut("j2", "rh", "https://q")
+    with pytest.raises(EventError, match="fan-out event lacks receipt_handle"):
+        parse_event({**event, "receipt_handle": ""})
+    with pytest.raises(EventError, match="no scoring_job_id"):
+        parse_event({**event, "message_body": {"other": 1}})
 
 
 @pytest.mark.parametrize(

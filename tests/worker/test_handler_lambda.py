@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from plexus.tooling.invoke import LocalFunction
 from tests.conftest import HANDLER_DIR, OPENAI_KEY, PLEXUS_KEY
 from tests.support.lambda_events import sqs_event
 from tests.worker.test_processor import KEYWORD_YAML, LLM_YAML, answer
+
+
+@pytest.fixture
+def worker_env(worker_env: dict[str, str]) -> dict[str, str]:
+    # These records are judged one by one: the mapping has ReportBatchItemFailures.
+    return {**worker_env, "PLEXUS_SQS_FAILURE_MODE": "report"}
 
 
 def test_drain_single_job_and_sqs_through_awslambdaric(function, account, api, openai):

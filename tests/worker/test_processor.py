@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -84,6 +86,15 @@ def test_llm_job_end_to_end(settings, account, api, openai, s3):
     assert float(result["confidence"]) == pytest.approx(0.95)
     assert result["type"] == "prediction"
     assert result["code"] == "200"
+    # The real resolvers refuse a create without it (byTypeStatusUpdated: status#updatedAt).
+    assert result["status"] == "COMPLETED"
+    metadata = json.loads(result["metadata"])
+    assert metadata["source"] == "Worker"  # the real worker's keys, which the dashboard reads
+    assert metadata["explanation"] == "the agent said good morning"
+    assert (
+        metadata["external_id"] is None and metadata["cached_at"] and metadata["scoring"] == "model"
+    )
+    assert json.loads(result["trace"]) is not None
     assert result["scoringJobId"] == job_id
     assert result["itemId"] == job["itemId"]
     assert result["accountId"] == account.id
@@ -110,7 +121,13 @@ def test_llm_job_end_to_end(settings, account, api, openai, s3):
     [request] = openai.requests
     assert "Good morning! How can I help?" in json.dumps(request["body"]["messages"])
     # Round trips: claim, context, version+cache, create result, complete.
-    assert api.request_count == 5
+    assert api.requests == [
+        ("updateScoringJob",),
+        ("getItem", "getScore", "getScorecard"),
+        ("getScoreVersion", "listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"),
+        ("createScoreResult",),
+        ("updateScoringJob",),
+    ]
 
 
 def test_deterministic_job_needs_no_model(settings, account, api, openai):
@@ -190,7 +207,8 @@ def test_postgres_store_saves_the_model_call_across_a_crash(
     assert len(openai.requests) == 1, "the retried job called the model again"
     result = api.get("ScoreResult", outcome.score_result_id)
     assert result["value"] == "Yes"
-    assert json.loads(result["metadata"]) == {"source": "store", "attempt": 2}
+    metadata = json.loads(result["metadata"])
+    assert (metadata["source"], metadata["scoring"], metadata["attempt"]) == ("Worker", "store", 2)
     assert json.loads(api.get("ScoringJob", job_id)["metadata"])["attempts"] == 2
 
 
@@ -393,7 +411,8 @@ def test_job_already_done_is_skipped(settings, account, api):
     process(settings, job_id)
     [again] = process(settings, job_id)
     assert again.status == "SKIPPED"
-    assert again.reason == "job is COMPLETED"
+    assert again.reason == "already COMPLETED"
+    assert again.already_finished
     assert len(results_of(api, job_id)) == 1
 
 
@@ -438,3 +457,180 @@ def test_secrets_stay_out_of_logs_results_and_attachments(
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def seed_result(api: Any, account: Any, score_id: str, item_id: str, **fields: Any) -> str:
+    """A ScoreResult as a worker writes it (the real one leaves scoreVersionId out)."""
+    return api.put(
+        "ScoreResult",
+        {
+            "value": "Old",
+            "itemId": item_id,
+            "accountId": account.id,
+            "scorecardId": account.scorecard_id,
+            "scoreId": score_id,
+            "type": "prediction",
+            "status": "COMPLETED",
+            "code": "200",
+            **fields,
+        },
+    )
+
+
+def test_cache_hit_is_one_request_however_many_results_the_item_has(settings, account, api, openai):
+    score_id = account.score("Greeting", LLM_YAML)
+    version_id = account.scores[score_id][1]
+    first = account.job(score_id, text="Hi, welcome!")
+    item_id = api.get("ScoringJob", first)["itemId"]
+    for second in range(120):  # older results of this and other versions
+        stamp = f"2025-01-01T00:{second // 60:02d}:{second % 60:02d}.000Z"
+        seed_result(
+            api,
+            account,
+            score_id,
+            item_id,
+            scoreVersionId="retired-version" if second % 2 else version_id,
+            createdAt=stamp,
+            updatedAt=stamp,
+        )
+    openai.reply(answer("Yes"))
+    [one] = process(settings, first)
+    assert not one.cached
+    api.reset_counters()
+
+    [two] = process(settings, account.job_for_item(score_id, item_id))
+
+    assert two.cached and two.score_result_id == one.score_result_id
+    assert api.requests == [
+        ("updateScoringJob",),
+        ("getItem", "getScore", "getScorecard"),
+        ("getScoreVersion", "listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"),
+        ("updateScoringJob",),
+    ]
+    assert len(openai.requests) == 1
+
+
+def test_result_without_score_version_is_not_reused(settings, account, api, openai):
+    """The real worker writes no scoreVersionId: its results cannot show which
+    configuration made them, so they are scored again rather than trusted."""
+    score_id = account.score("Greeting", LLM_YAML)
+    job = account.job(score_id, text="Hello")
+    item_id = api.get("ScoringJob", job)["itemId"]
+    seed_result(api, account, score_id, item_id)
+    openai.reply(answer("Yes"))
+    [outcome] = process(settings, job)
+    assert outcome.status == "COMPLETED" and not outcome.cached
+    assert len(openai.requests) == 1
+
+
+def test_drain_reads_only_the_window_not_the_history(settings, account, api):
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    item = api.seed_item(account.id, text="hello")
+
+    def drained() -> tuple[int, list[tuple[str, ...]]]:
+        pending = [account.job(score_id, text="hello") for _ in range(5)]
+        api.reset_counters()
+        summary = drain(settings, account.key)
+        assert sorted(o.job_id for o in summary.outcomes if o.status == "COMPLETED") == sorted(
+            pending
+        )
+        return api.request_count, api.requests
+
+    quiet_count, _ = drained()
+    old = utc_iso(datetime.now(UTC) - timedelta(days=30))
+    for _ in range(300):  # finished long ago: outside the 24-hour window
+        account.job_for_item(score_id, item, status="COMPLETED", createdAt=old)
+    busy_count, requests = drained()
+    assert busy_count == quiet_count
+    # The account, one listing that finds the 5, one that finds nothing left; 5 per job.
+    assert requests.count(("listScoringJobByAccountIdAndCreatedAt",)) == 2
+    assert busy_count == 1 + 2 + 5 * 5
+
+
+def test_drain_window_is_a_setting(settings, account, api):
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    item = api.seed_item(account.id, text="hello")
+    recent = utc_iso(datetime.now(UTC) - timedelta(hours=1))
+    for _ in range(30):
+        account.job_for_item(score_id, item, status="COMPLETED", createdAt=recent)
+    account.job_for_item(score_id, item)
+    narrow = dataclasses.replace(settings, drain_window_hours=0.5)
+    api.reset_counters()
+    summary = drain(narrow, account.key)
+    assert summary.count("COMPLETED") == 1
+    assert api.requests.count(("listScoringJobByAccountIdAndCreatedAt",)) == 2
+
+
+@pytest.fixture
+def response_queue(moto_server: Any) -> Any:
+    sqs = moto_server.client("sqs")
+    url = sqs.create_queue(QueueName=f"responses-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    return sqs, url
+
+
+def received(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_each_finished_job_sends_its_result_to_the_response_queue(
+    settings, account, api, response_queue
+):
+    sqs, url = response_queue
+    with_queue = dataclasses.replace(settings, response_queue_url=url)
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    job = account.job(score_id, text="hello")
+    [outcome] = process(with_queue, job)
+    assert received(sqs, url) == [{"score_result_id": outcome.score_result_id}]
+    item_id = api.get("ScoringJob", job)["itemId"]
+    [hit] = process(with_queue, account.job_for_item(score_id, item_id))
+    assert hit.cached
+    assert received(sqs, url) == [{"score_result_id": outcome.score_result_id}]
+
+
+def test_unreachable_response_queue_fails_the_job_naming_it(settings, account, api, moto_server):
+    gone = f"{moto_server.endpoint_url}/123456789012/no-such-queue"
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    [outcome] = process(
+        dataclasses.replace(settings, response_queue_url=gone), account.job(score_id)
+    )
+    assert outcome.status == "FAILED"
+    assert "PLEXUS_RESPONSE_WORKER_QUEUE_URL" in failed_reason(api, outcome.job_id)
+
+
+def test_redelivered_failed_job_is_reported_failed_not_scored_again(settings, account, api):
+    job = account.job("no-such-score")
+    [first] = process(settings, job)
+    assert first.status == "FAILED"
+    api.reset_counters()
+    [again] = process(settings, job)
+    assert again.status == "FAILED" and again.already_finished
+    assert again.reason == "already FAILED: score no-such-score not found"
+    # Tried to claim (refused: not PENDING), read the job; nothing written.
+    assert api.requests == [("updateScoringJob",), ("getScoringJob",)]
+
+
+def test_history_inside_the_window_is_paged_once_not_every_pass(settings, account, api):
+    score_id = account.score("Greeting words", KEYWORD_YAML)
+    item = api.seed_item(account.id, text="hello")
+    recent = utc_iso(datetime.now(UTC) - timedelta(hours=1))
+    api.put_many(
+        "ScoringJob",
+        [
+            {
+                "accountId": account.id,
+                "scorecardId": account.scorecard_id,
+                "scoreId": score_id,
+                "itemId": item,
+                "status": "COMPLETED",
+                "createdAt": recent,
+            }
+            for _ in range(150)
+        ],
+    )
+    pending = account.job(score_id, text="hello")
+    api.reset_counters()
+    summary = drain(settings, account.key)
+    assert [o.job_id for o in summary.outcomes if o.status == "COMPLETED"] == [pending]
+    # Pass 1 pages through the 151 jobs (2 pages of 100); pass 2 starts at the pending job.
+    assert api.requests.count(("listScoringJobByAccountIdAndCreatedAt",)) == 3

@@ -12,6 +12,28 @@ def test_minimal_settings_load_with_defaults():
     assert settings.fetch_schema is False
     assert settings.concurrency == 4
     assert settings.account_key is None
+    # The real stack's SQS mapping has no ReportBatchItemFailures: failures raise.
+    assert settings.sqs_failure_mode == "raise"
+    assert settings.drain_window_hours == 24.0
+    assert settings.response_queue_url is None and settings.request_queue_url is None
+
+
+def test_queue_settings():
+    settings = load_settings(
+        {
+            **BASE,
+            "PLEXUS_SQS_FAILURE_MODE": "Report",
+            "PLEXUS_DRAIN_WINDOW_HOURS": "168",
+            "PLEXUS_RESPONSE_WORKER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/r",
+            "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL": "https://sqs.test/1/q",
+            "PLEXUS_SQS_POLL_WAIT_SECONDS": "0",
+        }
+    )
+    assert settings.sqs_failure_mode == "report"
+    assert settings.drain_window_hours == 168.0
+    assert settings.response_queue_url == "https://sqs.us-east-1.amazonaws.com/1/r"
+    assert settings.request_queue_url == "https://sqs.test/1/q"
+    assert settings.sqs_poll_wait_seconds == 0
 
 
 @pytest.mark.parametrize("missing", ["PLEXUS_API_URL", "PLEXUS_API_KEY"])
@@ -30,6 +52,10 @@ def test_missing_setting_names_the_variable(missing):
         ("PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT", "maybe"),
         ("PLEXUS_API_URL", "ftp://x"),
         ("PLEXUS_POSTGRES_URI", "mysql://u:pw@h/db"),
+        ("PLEXUS_SQS_FAILURE_MODE", "ignore"),
+        ("PLEXUS_DRAIN_WINDOW_HOURS", "0"),
+        ("PLEXUS_RESPONSE_WORKER_QUEUE_URL", "sqs://queue"),
+        ("PLEXUS_SQS_POLL_WAIT_SECONDS", "21"),
     ],
 )
 def test_malformed_setting_names_the_variable(name, value):
