@@ -49,7 +49,7 @@ async def dependency_results(
     from plexus.scores.Score import Score as _Score
 
     wanted = set(score.depends_on)
-    result_filter = {"scorecardId": {"eq": job["scorecardId"]}, "type": {"eq": "prediction"}}
+    result_filter = {"type": {"eq": "prediction"}}
     results: list[dict[str, Any]] = []
     token = None
     while True:
@@ -57,7 +57,7 @@ async def dependency_results(
             Q_RESULTS_BY_ITEM, itemId=item["id"], filter=result_filter, nextToken=token
         )
         listing = page["listScoreResultByItemId"]
-        results += [r for r in listing["items"] if r]
+        results += [r for r in listing["items"] if r and r.get("scorecardId") == job["scorecardId"]]
         token = listing.get("nextToken")
         if not token:
             break
