@@ -182,6 +182,8 @@ class LangGraphScore(Score):
             self._check_target(edge.get("node"), where)
 
     def _check_target(self, target: Any, where: str) -> None:
+        if target is not None and not isinstance(target, str):
+            raise ScoreConfigError(f"{where}: a route's node must be a node name or END")
         if target is not None and target != END and target not in self.index:
             raise ScoreConfigError(
                 f"{where}: routes to {str(target)[:100]!r}, which is neither a node nor END"
@@ -377,7 +379,7 @@ def _depends_on(value: Any, source: str) -> dict[str, dict[str, Any] | None]:
                 out[str(name)] = None
             elif isinstance(condition, dict):
                 operator = condition.get("operator", "==")
-                if operator not in OPERATORS:
+                if not isinstance(operator, str) or operator not in OPERATORS:
                     raise ScoreConfigError(
                         f"{source}: depends_on {name!r}: operator must be == or !=, got {operator!r}"
                     )
@@ -439,7 +441,10 @@ def _input_source(item: Any, source: str) -> Any:
     if not isinstance(item, dict):
         raise ScoreConfigError(f"{source}: item must be a mapping (class, options, processors)")
     if item.get("processors"):
-        names = [p.get("class") if isinstance(p, dict) else p for p in item["processors"]]
+        processors = (
+            item["processors"] if isinstance(item["processors"], list) else [item["processors"]]
+        )
+        names = [p.get("class") if isinstance(p, dict) else p for p in processors]
         raise ScoreConfigError(
             f"{source}: item processors ({', '.join(str(n) for n in names)}) are not supported "
             "by this worker yet"

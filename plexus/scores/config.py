@@ -71,7 +71,13 @@ def score_from_mapping(data: Any, source: str) -> Any:
     if kind == "LangGraphScore":
         from plexus.scores.LangGraphScore import LangGraphScore
 
-        return LangGraphScore.from_config(data, source)
+        try:
+            return LangGraphScore.from_config(data, source)
+        except (TypeError, AttributeError, KeyError) as exc:
+            # A value of a shape no check above foresaw (a list where a name belongs...).
+            raise ScoreConfigError(
+                f"{source}: invalid configuration value ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
     if kind == "LLMClassifier":
         from plexus.scores.LLMClassifier import LLMClassifier
 

@@ -42,6 +42,8 @@ PRICE_PROVIDER = {"ChatOpenAI": "openai", "AzureChatOpenAI": "azure", "BedrockCh
 
 
 def check_provider(provider: Any, where: str) -> str:
+    if not isinstance(provider, str):
+        raise ScoreConfigError(f"{where}: model_provider must be one of {', '.join(PROVIDERS)}")
     if provider in PROVIDERS:
         return str(provider)
     if provider in UNAVAILABLE:

@@ -215,6 +215,22 @@ def test_any_graph_parses_or_raises_score_config_error(data):
     check_score_config(dump(data))
 
 
+GRAPH = "graph: [{name: a, class: LogicalNode, code: 'def execute(c): return 1'}]"
+
+
+@SETTINGS
+@given(
+    yaml_values, st.sampled_from(["depends_on", "item", "output", "model_provider", "parameters"])
+)
+@example("{a: {operator: [1]}}", "depends_on")  # found crashing: unhashable operator
+@example("{processors: [1, {class: X}]}", "item")
+@example("{class: DeepgramInputSource, options: {pattern: x, time_range_start: .nan}}", "item")
+@example("[1]", "model_provider")
+@example("{validation: {value: {patterns: ['(']}}}", "parameters")
+def test_any_score_level_value_parses_or_raises_score_config_error(value, key):
+    check_score_config(f"class: LangGraphScore\n{key}: {value}\n{GRAPH}")
+
+
 @SETTINGS
 @given(
     st.text(max_size=200),

@@ -12,6 +12,7 @@ to its processors; these options follow the documented behaviour of the release 
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from plexus.errors import ContentError, ScoreConfigError
@@ -39,12 +40,14 @@ class DeepgramInputSource(InputSource):
         if (
             isinstance(self.start, bool)
             or not isinstance(self.start, int | float)
+            or not math.isfinite(self.start)
             or self.start < 0
         ):
             raise ScoreConfigError(f"{self.where}: time_range_start must be a number >= 0")
         if self.duration is not None and (
             isinstance(self.duration, bool)
             or not isinstance(self.duration, int | float)
+            or not math.isfinite(self.duration)
             or self.duration <= 0
         ):
             raise ScoreConfigError(f"{self.where}: time_range_duration must be a number > 0")

@@ -117,6 +117,9 @@ class BaseNode:
         if self.calls_model:
             merged = {k: config.get(k, defaults.get(k)) for k in MODEL_OPTIONS}
             provider = check_provider(merged["model_provider"], where)
+            for key in ("model_name", "model_region", "reasoning_effort"):
+                if merged[key] is not None and not isinstance(merged[key], str | int | float):
+                    raise ScoreConfigError(f"{where}: {key} must be text, got {merged[key]!r}")
             if not merged["model_name"]:
                 raise ScoreConfigError(f"{where}: model_name is not set (here or on the score)")
             self.model = ModelChoice(
@@ -124,8 +127,10 @@ class BaseNode:
                 name=str(merged["model_name"]),
                 temperature=_number(merged["temperature"], where, "temperature"),
                 max_tokens=_int(merged["max_tokens"], where, "max_tokens"),
-                region=merged["model_region"],
-                reasoning_effort=merged["reasoning_effort"],
+                region=None if merged["model_region"] is None else str(merged["model_region"]),
+                reasoning_effort=(
+                    None if merged["reasoning_effort"] is None else str(merged["reasoning_effort"])
+                ),
             )
             single_line = bool(
                 config.get("single_line_messages", defaults.get("single_line_messages"))
