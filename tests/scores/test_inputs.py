@@ -152,3 +152,21 @@ def test_fetch_refuses_loopback_before_connecting_unless_allowed(https_content, 
         fetch_text(url, max_bytes=1000, timeout_seconds=5, allowed_hosts=("127.0.0.1",))
         == "transcript"
     )
+
+
+def test_a_redirect_to_the_metadata_service_is_refused(monkeypatch):
+    import plexus.content
+
+    real = plexus.content._fetch_once
+    calls = []
+
+    def first_redirects(url, *args):
+        calls.append(url)
+        if len(calls) == 1:
+            return 302, b"", "text/plain", "https://169.254.169.254/latest/meta-data/"
+        return real(url, *args)
+
+    monkeypatch.setattr(plexus.content, "_fetch_once", first_redirects)
+    with pytest.raises(ContentError, match=r"169\.254\.169\.254, a non-public address; refused"):
+        fetch_text("https://content.example/t.txt", max_bytes=100, timeout_seconds=1)
+    assert calls == ["https://content.example/t.txt", "https://169.254.169.254/latest/meta-data/"]
