@@ -281,22 +281,10 @@ class JobProcessor:
     async def _item_text(
         self, item: dict[str, Any], config: ScoreConfig, job: dict[str, Any]
     ) -> Any:
-        """What the score reads: its input source's attachment, the item's text, or the
-        HTTPS content its metadata.contentUrl names; plus the results it depends on."""
-        from plexus.scores import item_input
-        from plexus.scores.worker_support import attached_files, dependency_results
+        """What the score reads of the item (plexus/scores/worker_support.py)."""
+        from plexus.scores.worker_support import worker_input
 
-        run = self._scoring_run()
-        results = await dependency_results(self.api, config, item, job)
-        if config.input_source() is not None:
-            item = {**item, "attachedFiles": await attached_files(self.api, item)}
-            score_input = await item_input(config, item, run)
-        elif item.get("text"):
-            score_input = await item_input(config, item, run)
-        else:
-            score_input = await item_input(config, item, run, text=await self._fetch(item))
-        score_input.dependency_results = results
-        return score_input
+        return await worker_input(self.api, config, item, job, self._scoring_run(), self._fetch)
 
     async def _fetch(self, item: dict[str, Any]) -> str:
         url = parse_json(item.get("metadata")).get("contentUrl")

@@ -1,5 +1,7 @@
 """What the worker fetches for a score beyond the item itself, through the Plexus API.
 
+- `worker_input`: the score's input for a job: its input source's attachment, the item's
+  text, or the content `fetch` gets from metadata.contentUrl; with `dependency_results`;
 - `attached_files`: the item's `attachedFiles`, only for a score with an `item:` input
   source (the job's context query does not ask for them, to keep the usual job lean);
 - `dependency_results`: for a score with `depends_on`, the newest earlier prediction of
@@ -20,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from plexus.errors import JobError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from plexus.api_client import PlexusApi
+    from plexus.scores.run import Run
     from plexus.scores.Score import Score
 
 
@@ -32,6 +37,29 @@ def _request(text: str) -> Any:
 
 Q_ATTACHED_FILES = "query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }"
 Q_SCORE_NAME = "query ScoreName($id: ID!) { getScore(id: $id) { id name } }"
+
+
+async def worker_input(
+    api: PlexusApi,
+    score: Score,
+    item: dict[str, Any],
+    job: dict[str, Any],
+    run: Run,
+    fetch: Callable[[dict[str, Any]], Awaitable[str]],
+) -> Any:
+    from plexus.scores import item_input
+
+    results = await dependency_results(api, score, item, job)
+    if score.input_source() is not None:
+        item = {**item, "attachedFiles": await attached_files(api, item)}
+        score_input = await item_input(score, item, run)
+    elif item.get("text"):
+        score_input = await item_input(score, item, run)
+    else:
+        score_input = await item_input(score, item, run, text=await fetch(item))
+    # The values of the scores it depends on travel with the input to _classify.
+    score_input.dependency_results = results
+    return score_input
 
 
 async def attached_files(api: PlexusApi, item: dict[str, Any]) -> list[str]:
