@@ -89,3 +89,45 @@ def test_unsupported_score_class_fails_the_job_saying_why(settings, account, api
     assert outcome.status == "FAILED"
     assert "class TactusScore is not supported: TactusScore runs a Lua DSL" in outcome.reason
     assert api.get("ScoringJob", outcome.job_id)["errorMessage"] == outcome.reason
+
+
+def test_input_source_job_reads_the_attachment(settings, account, api, openai, s3, monkeypatch):
+    import dataclasses
+
+    import plexus.scores.worker_support as support
+
+    # The local API has no Item.attachedFiles (the query is checked against the real
+    # schema in test_real_schema.py); the item's files are handed over here instead.
+    async def files(api_client: Any, item: dict[str, Any]) -> list[str]:
+        return [f"items/{item['id']}/call.txt"]
+
+    monkeypatch.setattr(support, "attached_files", files)
+    s3.create_bucket(Bucket="datasources-worker")
+    settings = dataclasses.replace(settings, datasources_bucket="datasources-worker")
+    score_id = account.score(
+        "From file",
+        """
+class: LangGraphScore
+model_provider: ChatOpenAI
+model_name: gpt-4o-mini
+item:
+  class: TextFileInputSource
+  options: {pattern: 'call\\.txt$'}
+graph:
+  - name: greeted
+    class: Classifier
+    valid_classes: ["Yes", "No"]
+    user_message: "{{ text }} ({{ metadata.input_source }})"
+output: {value: classification}
+""",
+    )
+    item_id = api.seed_item(account.id, text=None)
+    s3.put_object(
+        Bucket="datasources-worker", Key=f"items/{item_id}/call.txt", Body=b"Agent: hello"
+    )
+    openai.reply("Yes")
+    [outcome] = process(settings, account.job_for_item(score_id, item_id))
+    assert outcome.status == "COMPLETED", outcome.reason
+    assert (
+        openai.requests[0]["body"]["messages"][0]["content"] == "Agent: hello (TextFileInputSource)"
+    )
