@@ -2,8 +2,9 @@
 Runtime API, for the score_processing handler (lazy imports) and an eager variant of it
 that imports every dependency at module load, measured interleaved in the same run.
 
-Cases: an empty poll (`{}`, an account with no jobs), one keyword job (no model) and one LLM
-job (the fake OpenAI server, no latency). The packages come from a read-only copy of this
+Cases: an empty poll (`{}`, an account with no jobs), one keyword job (no model), one LLM
+job and one LangGraph job (a real Plexus score: Classifier then LogicalClassifier, Jinja2
+prompt, YAML 1.2; the fake OpenAI server, no latency). The packages come from a read-only copy of this
 venv's site-packages, once without .pyc (as uv installs them; PYTHONDONTWRITEBYTECODE=1)
 and once with unchecked-hash .pyc (the image's case). Also the import time of the
 handler's whole dependency set from those two copies.
@@ -44,13 +45,17 @@ EAGER_IMPORTS = [
     "openai",
     "psycopg",
     "pycurl",
-    "yaml",
+    "ruamel.yaml",
+    "jinja2.sandbox",
+    "rapidfuzz",
     "pydantic",
     "genai_prices",
     "aws_lambda_powertools.utilities.batch",
-    "plexus.scoring.config",
-    "plexus.scoring.llm",
-    "plexus.scoring.deterministic",
+    "plexus.scores",
+    "plexus.scores.LangGraphScore",
+    "plexus.scores.LLMClassifier",
+    "plexus.scores.KeywordClassifier",
+    "plexus.scores.providers",
     "plexus.model_store",
     "plexus.content",
     "plexus.attachments",
@@ -187,9 +192,41 @@ def main() -> int:
 
 
 BYTECODE = ("none", "pyc")
-# The LLM job only in the image's case: without bytecode it takes 6 s a round, and lazy and
-# eager import the same modules for it anyway.
-CASES = {"none": ("empty poll", "keyword job"), "pyc": ("empty poll", "keyword job", "LLM job")}
+# The model jobs only in the image's case: without bytecode they take 6 s a round, and lazy
+# and eager import the same modules for them anyway.
+CASES = {
+    "none": ("empty poll", "keyword job"),
+    "pyc": ("empty poll", "keyword job", "LLM job", "LangGraph job"),
+}
+# A real Plexus score's shape (dashboard/scorecards/.../Agent Misrepresentation.yaml, cut
+# short): a Classifier whose type a LogicalClassifier turns into Yes/No.
+LANGGRAPH_YAML = """
+name: Greeting (LangGraph)
+class: LangGraphScore
+model_provider: ChatOpenAI
+model_name: gpt-4o-mini
+graph:
+  - name: greeting_type
+    class: Classifier
+    valid_classes:
+      - Yes
+      - No
+    system_message: You review call transcripts.
+    user_message: |
+      <transcript>
+      {{text}}
+      </transcript>
+      Did the agent greet the caller? Answer Yes or No.
+    output:
+      greeted: classification
+  - name: final
+    class: LogicalClassifier
+    code: |
+      def score(parameters: Score.Parameters, input: Score.Input) -> Score.Result:
+          value = "Yes" if input.metadata.get("greeted") == "Yes" else "No"
+          return Score.Result(parameters=parameters, value=value,
+                              metadata={"explanation": f"greeted: {value}"})
+"""
 IMPORT_RUNS = 5  # each import of everything takes 1-2 s; five keep the script near 2 minutes
 TRIVIAL_HANDLER = "def handler(event, context):\n    return {}\n"
 
@@ -208,6 +245,7 @@ def measure_cold_starts(
         account_id, card = s.account("cold")
         keyword_score, _ = s.api.seed_score(card, "Greeting", KEYWORD_YAML)
         llm_score, _ = s.api.seed_score(card, "Greeting (LLM)", LLM_YAML)
+        graph_score, _ = s.api.seed_score(card, "Greeting (LangGraph)", LANGGRAPH_YAML)
         # Both from a read-only copy, whatever .pyc this venv may hold; the stdlib's own
         # bytecode is used in both (as in the image).
         base_env = {**s.env, "PLEXUS_ACCOUNT_KEY": "cold", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -219,7 +257,7 @@ def measure_cold_starts(
         def event(case: str) -> bytes:
             if case == "empty poll":
                 return b"{}"
-            score = keyword_score if case == "keyword job" else llm_score
+            score = {"keyword job": keyword_score, "LLM job": llm_score}.get(case, graph_score)
             item = s.api.seed_item(account_id, text="Agent: hello")
             job = s.api.seed_job(account_id, card, score, item)
             return json.dumps({"scoringJobId": job}).encode()

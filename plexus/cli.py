@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("plexus.tooling.dev", "run score-processing over a seeded local Plexus API, offline"),
     "invoke": ("plexus.tooling.invoke", "invoke a handler folder under awslambdaric locally"),
     "push": ("plexus.tooling.push", "push image archives to Amazon ECR, optionally deploy them"),
+    "score": ("plexus.score_cli", "run one score on a text locally and print its result as JSON"),
     "work": ("plexus.worker_cli", "claim and score pending jobs once, outside Lambda"),
 }
 

@@ -1,4 +1,6 @@
-"""A PostgreSQL store of model outputs, keyed by score version and input hash.
+"""A PostgreSQL store of model outputs, keyed by score version and input hash (the text,
+and when a score sees them, the item's metadata and the values of the scores it depends on:
+plexus/scores/worker_support.py's `input_key`).
 
 A job retried after a timeout or a crash finds the model's earlier answer here and does not
 pay for the same call twice. Enabled by PLEXUS_POSTGRES_URI; psycopg is imported only then.

@@ -6,8 +6,8 @@ One job, step by step (`_score`):
   3. load the champion version and the newest prediction of the item and score through the
      real cache index (one round trip); a result of this score version completes the job
      with that result, no model call;
-  4. classify: deterministic rules, or the LLM (plexus/scoring/llm.py), through the
-     PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
+  4. score the item (plexus/scores: LangGraphScore graphs and the simpler classes), through
+     the PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
   5. upload trace.json and log.txt to S3 (plexus/attachments.py);
   6. create the ScoreResult as the real resolvers require (status COMPLETED with type, item
      and score ids), its id derived from the job's so a retried job never makes two;
@@ -36,8 +36,8 @@ from plexus.errors import JobError, JobFailure
 from plexus.settings import Settings, SettingsError, require
 
 if TYPE_CHECKING:
-    from plexus.scoring.config import ScoreConfig
-    from plexus.scoring.result import Classification
+    from plexus.scores.result import ScoreResult as Classification
+    from plexus.scores.Score import Score as ScoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -215,17 +215,18 @@ class JobProcessor:
             steps["load"] = time.perf_counter() - t0
             if cached is not None:
                 return await self._complete_from_cache(claim, cached)
-            from plexus.scoring.config import parse_score_config
+            from plexus.scores import parse_score_config
 
             config = parse_score_config(
                 version.get("configuration"),
                 source=f"score {score['name']!r} version {version_id}",
             )
             t0 = time.perf_counter()
-            text = await self._item_text(item)
+            score_input = await self._item_text(item, config, job)
+            text = score_input.text
             steps["content"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            classification, source = await self._classify(config, version_id, text)
+            classification, source = await self._classify(config, version_id, score_input)
             steps["classify"] = time.perf_counter() - t0
             log.info(
                 "job %s: %s -> %r (%s)", claim.job_id, score["name"], classification.value, source
@@ -314,9 +315,15 @@ class JobProcessor:
             claim.job_id, status, score_result_id=cached["id"], cached=True, cost_usd=Decimal(0)
         )
 
-    async def _item_text(self, item: dict[str, Any]) -> str:
-        if item.get("text"):
-            return item["text"]
+    async def _item_text(
+        self, item: dict[str, Any], config: ScoreConfig, job: dict[str, Any]
+    ) -> Any:
+        """What the score reads of the item (plexus/scores/worker_support.py)."""
+        from plexus.scores.worker_support import worker_input
+
+        return await worker_input(self.api, config, item, job, self._scoring_run(), self._fetch)
+
+    async def _fetch(self, item: dict[str, Any]) -> str:
         url = parse_json(item.get("metadata")).get("contentUrl")
         if not url:
             raise JobError(f"item {item['id']} has no text and no metadata.contentUrl")
@@ -327,32 +334,40 @@ class JobProcessor:
             str(url),
             max_bytes=self.settings.content_max_bytes,
             timeout_seconds=self.settings.content_timeout_seconds,
+            allowed_hosts=self.settings.content_allowed_hosts,
         )
 
-    async def _classify(
-        self, config: ScoreConfig, version_id: str, text: str
-    ) -> tuple[Classification, str]:
-        from plexus.scoring.config import KeywordConfig, RegexConfig
-        from plexus.scoring.deterministic import classify_keywords, classify_regex
-        from plexus.scoring.result import Classification
+    def _scoring_run(self) -> Any:
+        from plexus.scores.providers import Models
+        from plexus.scores.run import Run, ScoringSettings
 
-        if isinstance(config, KeywordConfig):
-            return classify_keywords(config, text), "rules"
-        if isinstance(config, RegexConfig):
-            return classify_regex(config, text), "rules"
+        scoring = ScoringSettings.from_settings(self.settings)
+        if self._model_client is None:
+            # The model clients live as long as the processor; close() closes them.
+            self._model_client = Models(scoring)
+        return Run(scoring, self._model_client)
+
+    async def _classify(
+        self, config: ScoreConfig, version_id: str, score_input: Any
+    ) -> tuple[Classification, str]:
+        from plexus.scores import score_item
+        from plexus.scores.result import ScoreResult
+        from plexus.scores.worker_support import input_key
+
+        run = self._scoring_run()
+        run.results = getattr(score_input, "dependency_results", {})
+        if not config.uses_model():
+            return await score_item(config, score_input, run), "rules"
         store = await self._output_store()
+        key = input_key(score_input, run.results)
         if store is not None:
-            saved = await store.get(version_id, text)
+            saved = await store.get(version_id, key)
             if saved is not None:
                 log.info("model output found in the store; no model call")
-                return Classification.from_json(saved), "store"
-        from plexus.scoring.llm import classify_llm, make_client
-
-        if self._model_client is None:
-            self._model_client = make_client(self.settings)
-        result = await classify_llm(self._model_client, config, text)
+                return ScoreResult.from_json(saved), "store"
+        result = await score_item(config, score_input, run)
         if store is not None:
-            await store.put(version_id, text, result.to_json())
+            await store.put(version_id, key, result.to_json())
         return result, "model"
 
     async def _output_store(self) -> Any:

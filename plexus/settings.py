@@ -73,10 +73,16 @@ class Settings:
     request_queue_url: str | None = None
     sqs_failure_mode: str = "raise"
     sqs_poll_wait_seconds: int = 10
+    # Scores: Azure OpenAI, item attachments, content hosts allowed despite the SSRF rule.
+    azure_api_key: Secret | None = None
+    azure_api_base: str | None = None
+    azure_api_version: str | None = None
+    datasources_bucket: str | None = None
+    content_allowed_hosts: tuple[str, ...] = ()
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction filters."""
-        values = [self.api_key, self.openai_api_key, self.postgres_uri]
+        values = [self.api_key, self.openai_api_key, self.postgres_uri, self.azure_api_key]
         return [s.get() for s in values if s is not None and s.get()]
 
 
@@ -200,6 +206,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
         ),
         **_queue_settings(env),  # type: ignore[arg-type]
+        **_score_settings(env),  # type: ignore[arg-type]
     )
 
 
@@ -242,6 +249,57 @@ def _queue_settings(env: Mapping[str, str]) -> dict[str, object]:
         "sqs_poll_wait_seconds": _parsed(
             env, "PLEXUS_SQS_POLL_WAIT_SECONDS", 10, _poll_wait, "an integer from 0 to 20"
         ),
+    }
+
+
+def _score_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Settings only some scores need (Azure OpenAI, attachments, allowed content hosts)."""
+    azure_key = _get(env, "AZURE_API_KEY")
+    hosts = _get(env, "PLEXUS_CONTENT_ALLOWED_HOSTS") or ""
+    return {
+        "azure_api_key": Secret(azure_key) if azure_key else None,
+        "azure_api_base": _url("AZURE_API_BASE", _get(env, "AZURE_API_BASE"), ("https", "http")),
+        "azure_api_version": _get(env, "AZURE_API_VERSION"),
+        "datasources_bucket": _get(env, "DATASOURCES_BUCKET"),
+        "content_allowed_hosts": tuple(
+            h.strip().lower().strip("[]") for h in hosts.split(",") if h.strip()
+        ),
+    }
+
+
+def load_content_limits(env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """fetch_text's limits and allowed hosts, for `plexus-lambda score`."""
+    env = os.environ if env is None else env
+    return {
+        "max_bytes": _parsed(
+            env, "PLEXUS_CONTENT_MAX_BYTES", 5_000_000, _positive_int, "a positive integer"
+        ),
+        "timeout_seconds": _parsed(
+            env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
+        ),
+        "allowed_hosts": _score_settings(env)["content_allowed_hosts"],
+    }
+
+
+def scoring_values(env: Mapping[str, str]) -> dict[str, object]:
+    """What `plexus-lambda score` needs of the worker's settings: models and buckets only."""
+    openai_key = _get(env, "OPENAI_API_KEY")
+    scores = _score_settings(env)
+    return {
+        "openai_api_key": Secret(openai_key) if openai_key else None,
+        "openai_base_url": _url("OPENAI_BASE_URL", _get(env, "OPENAI_BASE_URL"), ("https", "http")),
+        "azure_api_key": scores["azure_api_key"],
+        "azure_api_base": scores["azure_api_base"],
+        "azure_api_version": scores["azure_api_version"],
+        "model_timeout_seconds": _parsed(
+            env, "PLEXUS_MODEL_TIMEOUT_SECONDS", 120.0, _positive_float, "a positive number"
+        ),
+        "model_max_retries": _parsed(
+            env, "PLEXUS_MODEL_MAX_RETRIES", 3, _non_negative_int, "an integer >= 0"
+        ),
+        "region": _get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION"),
+        "datasources_bucket": scores["datasources_bucket"],
+        "attachments_bucket": _get(env, "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME"),
     }
 
 

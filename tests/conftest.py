@@ -167,6 +167,8 @@ def worker_env(
         "PLEXUS_MODEL_MAX_RETRIES": "2",
         "PLEXUS_CONCURRENCY": "4",
         "PLEXUS_MIN_REMAINING_SECONDS": "10",
+        # The test HTTPS content server listens on loopback, which content URLs may not name.
+        "PLEXUS_CONTENT_ALLOWED_HOSTS": "127.0.0.1",
     }
 
 

@@ -1,4 +1,5 @@
-"""Property-based tests: no input crashes the score YAML parser or the event parser with
+"""Property-based tests: no input crashes the score YAML parser (ruamel.yaml, YAML 1.2, then
+the LangGraphScore graph and node checks), the completion parsers or the event parser with
 anything but the project's own error (ScoreConfigError, EventError), and what they accept
 is a valid result.
 
@@ -9,9 +10,9 @@ past Python's integer-string limit and deep nesting.
 
 from __future__ import annotations
 
+import io
 import json
 
-import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,13 @@ from plexus.events import (
     job_id_from_sqs_body,
     parse_event,
 )
-from plexus.scoring.config import KeywordConfig, LlmConfig, RegexConfig, parse_score_config
+from plexus.scores import parse_score_config
+from plexus.scores.KeywordClassifier import KeywordClassifier
+from plexus.scores.LangGraphScore import LangGraphScore
+from plexus.scores.LLMClassifier import LLMClassifier
+from plexus.scores.nodes import SUPPORTED_NODES
+from plexus.scores.nodes.Classifier import parse_classification
+from plexus.scores.RegexClassifier import RegexClassifier
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,10 +43,15 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-CLASSES = ["LLMClassifier", "KeywordClassifier", "RegexClassifier"]
+CLASSES = ["LangGraphScore", "LLMClassifier", "KeywordClassifier", "RegexClassifier"]
 config_keys = st.sampled_from(
     [
         "class",
+        "graph",
+        "output",
+        "depends_on",
+        "model_provider",
+        "keywords",
         "model",
         "model_name",
         "valid_classes",
@@ -99,15 +111,90 @@ yaml_documents = st.one_of(
 )
 
 
+# Graph nodes: real node classes and junk, with the options they read, valid or not.
+CODE = [
+    "def score(parameters, input):\n    return Score.Result(parameters=parameters, value='Yes')",
+    "def execute(context):\n    return {'a': 1}",
+    "def score(:",
+    "x = undefined_name",
+    "",
+    7,
+]
+node_values = st.one_of(
+    json_values,
+    st.sampled_from(CODE),
+    st.sampled_from(["{{ text }}", "{% if %}", "{{ unclosed", "{{ a.b.c }} ok", "END", "n1"]),
+)
+node_keys = st.sampled_from(
+    [
+        "valid_classes",
+        "system_message",
+        "user_message",
+        "code",
+        "function_name",
+        "conditions",
+        "edge",
+        "output",
+        "input",
+        "data_paths",
+        "targets",
+        "maximum_retry_count",
+        "model_name",
+        "model_provider",
+        "parse_from_start",
+        "batch",
+    ]
+)
+graph_nodes = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["n1", "n2", "END", "", 5]),
+            "class": st.sampled_from([*SUPPORTED_NODES, "BeforeAfterSlicer", "Nope", None]),
+        }
+    ).flatmap(
+        lambda base: st.dictionaries(node_keys, node_values, max_size=5).map(
+            lambda d: {**d, **base}
+        )
+    ),
+    max_size=3,
+)
+graph_scores = st.fixed_dictionaries(
+    {
+        "class": st.just("LangGraphScore"),
+        "graph": graph_nodes | json_values,
+        "model_name": st.sampled_from(["gpt-4o-mini", None, 3]),
+    },
+    optional={
+        "model_provider": st.sampled_from(["ChatOpenAI", "ChatVertexAI", "Other", None]),
+        "output": json_values,
+        "depends_on": json_values,
+        "item": json_values,
+        "parameters": json_values,
+    },
+)
+
+
+def dump(data: object) -> str:
+    from ruamel.yaml import YAML
+
+    stream = io.StringIO()
+    YAML(typ="safe", pure=True).dump(data, stream)
+    return stream.getvalue()
+
+
 def check_score_config(text: str) -> None:
     try:
         config = parse_score_config(text)
     except ScoreConfigError as exc:
-        assert str(exc).startswith("score version: ")
+        assert str(exc).startswith("score configuration: ")
     else:
-        assert isinstance(config, LlmConfig | KeywordConfig | RegexConfig)
-        if isinstance(config, LlmConfig):
-            assert "{text}" in config.user_message and len(config.valid_classes) >= 2
+        assert isinstance(
+            config, LangGraphScore | LLMClassifier | KeywordClassifier | RegexClassifier
+        )
+        if isinstance(config, LLMClassifier):
+            assert len(config.config.valid_classes) >= 2
+        if isinstance(config, LangGraphScore):
+            assert config.nodes and len(config.index) == len(config.nodes)
 
 
 @SETTINGS
@@ -119,7 +206,52 @@ def test_any_text_parses_or_raises_score_config_error(text):
 @SETTINGS
 @given(st.one_of(config_like, json_values))
 def test_any_yaml_structure_parses_or_raises_score_config_error(data):
-    check_score_config(yaml.safe_dump(data))
+    check_score_config(dump(data))
+
+
+@SETTINGS
+@given(graph_scores)
+def test_any_graph_parses_or_raises_score_config_error(data):
+    check_score_config(dump(data))
+
+
+GRAPH = "graph: [{name: a, class: LogicalNode, code: 'def execute(c): return 1'}]"
+
+
+@SETTINGS
+@given(
+    yaml_values, st.sampled_from(["depends_on", "item", "output", "model_provider", "parameters"])
+)
+@example("{a: {operator: [1]}}", "depends_on")  # found crashing: unhashable operator
+@example("{processors: [1, {class: X}]}", "item")
+@example("{class: DeepgramInputSource, options: {pattern: x, time_range_start: .nan}}", "item")
+@example("[1]", "model_provider")
+@example("{validation: {value: {patterns: ['(']}}}", "parameters")
+def test_any_score_level_value_parses_or_raises_score_config_error(value, key):
+    check_score_config(f"class: LangGraphScore\n{key}: {value}\n{GRAPH}")
+
+
+@SETTINGS
+@given(
+    st.text(max_size=200),
+    st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=5, unique=True),
+    st.booleans(),
+)
+def test_classifier_parser_returns_a_valid_class_or_none(completion, classes, from_start):
+    value = parse_classification(completion, classes, from_start)
+    assert value is None or value in classes
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["Yes", "No", "Not Relevant", "Relevant", "Copay Guarantee"]),
+    st.sampled_from(["{}", "{}.", "**{}**", "Answer: {}", "{}!", "  {}  ", "_{}_"]),
+    st.booleans(),
+)
+def test_classifier_parser_finds_the_class_whatever_case_and_punctuation(cls, frame, upper):
+    classes = ["Yes", "No", "Not Relevant", "Relevant", "Copay Guarantee"]
+    text = frame.format(cls.upper() if upper else cls.lower())
+    assert parse_classification(f"I thought about it.\n{text}", classes) == cls
 
 
 @SETTINGS

@@ -313,3 +313,86 @@ def test_stop_ends_a_delayed_reply_and_frees_the_port():
         _ = ai.base_url
     with pytest.raises(ConnectionRefusedError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
+
+
+# Per-prompt rules, the Azure route, Bedrock's Converse ------------------------------------
+
+
+def test_when_rules_answer_by_prompt_text_after_the_script(ai):
+    ai.when("colour", "Blue", prompt_tokens=7, completion_tokens=1)
+    ai.when("shape", "Round")
+    ai.reply("scripted first")
+
+    async def ask(text: str) -> Any:
+        async with client(ai) as c:
+            return await c.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": text}]
+            )
+
+    assert asyncio.run(ask("what colour?")).choices[0].message.content == "scripted first"
+    answer = asyncio.run(ask("what colour?"))
+    assert answer.choices[0].message.content == "Blue" and answer.usage.prompt_tokens == 7
+    assert asyncio.run(ask("what shape?")).choices[0].message.content == "Round"
+    # No rule matches: the default responder answers.
+    assert json.loads(asyncio.run(ask("other")).choices[0].message.content)["value"] == "Yes"
+    with pytest.raises(ValueError, match="non-empty"):
+        ai.when("", "x")
+
+
+def test_azure_route_through_the_real_azure_client(ai):
+    from openai import AsyncAzureOpenAI
+
+    ai.reply("hello from azure")
+
+    async def go(key: str) -> Any:
+        async with AsyncAzureOpenAI(
+            api_key=key,
+            azure_endpoint=ai.base_url.removesuffix("/v1"),
+            api_version="2024-06-01",
+            max_retries=0,
+        ) as c:
+            return await c.chat.completions.create(
+                model="my-deployment", messages=[{"role": "user", "content": "hi"}]
+            )
+
+    assert asyncio.run(go(API_KEY)).choices[0].message.content == "hello from azure"
+    [request] = ai.requests
+    assert request["protocol"] == "azure"
+    assert (
+        request["path"]
+        == "/openai/deployments/my-deployment/chat/completions?api-version=2024-06-01"
+    )
+    with pytest.raises(openai.AuthenticationError):
+        asyncio.run(go("wrong-key"))
+
+
+def test_converse_through_boto3(ai, monkeypatch):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    bedrock = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=ai.base_url.removesuffix("/v1"),
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    ai.when("capital", "Paris", prompt_tokens=11, completion_tokens=2)
+    response = bedrock.converse(
+        modelId="anthropic.claude-3-haiku-20240307-v1:0",
+        system=[{"text": "Be brief."}],
+        messages=[{"role": "user", "content": [{"text": "The capital of France?"}]}],
+    )
+    assert response["output"]["message"]["content"] == [{"text": "Paris"}]
+    assert response["usage"] == {"inputTokens": 11, "outputTokens": 2, "totalTokens": 13}
+    [request] = ai.requests
+    assert request["protocol"] == "bedrock"
+    assert request["body"]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "The capital of France?"},
+    ]
+    ai.error(429, "Too many requests")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        bedrock.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "again"}]}])

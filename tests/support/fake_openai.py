@@ -1,7 +1,16 @@
 """An OpenAI-compatible chat completions server on 127.0.0.1 with scripted behaviour.
 
 Each request to POST /v1/chat/completions takes the next scripted behaviour (`reply`,
-`error`, `delay`, `disconnect`), or, when the script is empty, asks the default responder.
+`error`, `delay`, `disconnect`), or, when the script is empty, the first `when()` rule
+whose text occurs in the prompt, or else the default responder.
+
+The same server speaks two more dialects over the same script, so a score's provider can
+be tested through its real client: Azure OpenAI (POST
+/openai/deployments/<deployment>/chat/completions?api-version=..., `api-key` header) and
+Amazon Bedrock's Converse API (POST /model/<modelId>/converse, SigV4-signed, as boto3's
+bedrock-runtime client sends it with `endpoint_url` pointing here). Every recorded request
+says which (`protocol`: openai, azure, bedrock); Converse bodies are recorded as sent and
+also offered to responders as chat messages.
 Fault rates (429s, replies too slow for the client's timeout, replies outside the classes)
 let a reliability test inject failures at random, seeded, instead of from a script.
 
@@ -26,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 # The error `type` the real API sends for each status.
 _ERROR_TYPES = {
@@ -110,6 +120,7 @@ class FakeOpenAI:
         self._stopping = threading.Event()
         self._script: deque[Behaviour] = deque()
         self._default: Responder | None = None
+        self._rules: list[tuple[str, Behaviour]] = []
         self._rates = (0.0, 0.0, 0.0)
         self._rng = random.Random(0)
         self._timeout_seconds = 5.0
@@ -166,6 +177,7 @@ class FakeOpenAI:
         with self._lock:
             self._script.clear()
             self._default = None
+            self._rules.clear()
             self._rates = (0.0, 0.0, 0.0)
             self._rng = random.Random(0)
             self._timeout_seconds = 5.0
@@ -269,6 +281,25 @@ class FakeOpenAI:
         with self._lock:
             self._default = responder
 
+    def when(
+        self,
+        prompt_contains: str,
+        content: Answer,
+        prompt_tokens: int = 120,
+        completion_tokens: int = 30,
+    ) -> None:
+        """Answer every unscripted request whose prompt contains the text with `content`
+        (a reply's text or JSON, or a Behaviour); rules are tried in the order given."""
+        if not prompt_contains:
+            raise ValueError("when() needs a non-empty text to look for")
+        behaviour = (
+            content
+            if isinstance(content, Behaviour)
+            else self.make_reply(content, prompt_tokens, completion_tokens)
+        )
+        with self._lock:
+            self._rules.append((prompt_contains, behaviour))
+
     def set_fault_rates(
         self,
         rate_429: float = 0.0,
@@ -299,12 +330,33 @@ class FakeOpenAI:
     def _fallback(self, body: dict[str, Any]) -> Behaviour:
         with self._lock:
             responder = self._default
+            rules = list(self._rules)
+        if rules:
+            text = prompt_text(body)
+            for needle, behaviour in rules:
+                if needle in text:
+                    return behaviour
         return _as_behaviour((responder or self.answer_first_class)(body))
 
-    def _next(self, body: dict[str, Any], headers: dict[str, str]) -> Behaviour:
+    def _next(
+        self,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        protocol: str = "openai",
+        path: str = "",
+        sent: dict[str, Any] | None = None,
+    ) -> Behaviour:
         with self._lock:
             self._calls += 1
-            self.requests.append({"body": body, "headers": headers})
+            self.requests.append(
+                {
+                    "body": body,
+                    "headers": headers,
+                    "protocol": protocol,
+                    "path": path,
+                    "sent": sent if sent is not None else body,
+                }
+            )
             if self._script:
                 return self._script.popleft()
             r429, rtimeout, rbad = self._rates
@@ -405,11 +457,26 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         fake = self.server.fake
         raw = self._read_body()
-        if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
+        route = self.path.split("?")[0].rstrip("/")
+        if route.startswith("/model/") and route.endswith("/converse"):
+            return self._converse(fake, raw, unquote(route[len("/model/") : -len("/converse")]))
+        azure = route.startswith("/openai/deployments/") and route.endswith("/chat/completions")
+        if route != "/v1/chat/completions" and not azure:
             message = f"Invalid URL ({self.command} {self.path})"
             self._send(404, _error_body(message, "invalid_request_error"))
             return
-        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+        if azure and "api-version=" not in self.path:
+            fake._count_rejected()
+            self._send(
+                404, _error_body("Resource not found (no api-version)", "invalid_request_error")
+            )
+            return
+        authorized = (
+            self.headers.get("api-key") == fake.api_key
+            if azure
+            else self.headers.get("Authorization") == f"Bearer {fake.api_key}"
+        )
+        if not authorized:
             fake._count_rejected()
             # Never echo the key that was sent: tests assert keys stay out of messages.
             message = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
@@ -433,7 +500,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            behaviour = fake._next(body, {k.lower(): v for k, v in self.headers.items()})
+            behaviour = fake._next(
+                body,
+                {k.lower(): v for k, v in self.headers.items()},
+                "azure" if azure else "openai",
+                self.path,
+            )
             self._respond(fake, body, behaviour)
         except Exception as exc:  # a broken responder shows up in the test, not as a hang
             message = f"FakeOpenAI responder failed: {exc!r}"
@@ -456,6 +528,60 @@ class _Handler(BaseHTTPRequestHandler):
             error = _error_body(behaviour.message, behaviour.error_type, behaviour.code)
             return self._send(behaviour.status, error, headers)
         self._send(200, fake.chat_completion(body, behaviour))
+
+    def _converse(self, fake: FakeOpenAI, raw: bytes, model_id: str) -> None:
+        """Bedrock's Converse: SigV4-signed JSON; the reply's text and usage in its shape."""
+        if not (self.headers.get("Authorization") or "").startswith("AWS4-HMAC-SHA256 "):
+            fake._count_rejected()
+            return self._send_bedrock_error(403, "MissingAuthenticationTokenException", "no SigV4")
+        try:
+            sent = json.loads(raw)
+            turns = sent["messages"]
+        except (ValueError, KeyError, TypeError):
+            fake._count_rejected()
+            return self._send_bedrock_error(400, "ValidationException", "malformed request")
+        messages = [
+            {"role": "system", "content": p.get("text", "")} for p in sent.get("system") or []
+        ]
+        for turn in turns:
+            text = "".join(p.get("text", "") for p in turn.get("content") or [])
+            messages.append({"role": turn.get("role"), "content": text})
+        body = {"model": model_id, "messages": messages}
+        try:
+            behaviour = fake._next(
+                body, {k.lower(): v for k, v in self.headers.items()}, "bedrock", self.path, sent
+            )
+            if fake.latency and not fake._sleep(fake.latency):
+                return self._drop()
+            while behaviour.kind == "delay":
+                if not fake._sleep(behaviour.seconds):
+                    return self._drop()
+                behaviour = behaviour.then or fake._fallback(body)
+            if behaviour.kind == "disconnect":
+                return self._drop()
+            if behaviour.kind == "error":
+                kind = "ThrottlingException" if behaviour.status == 429 else "ValidationException"
+                return self._send_bedrock_error(behaviour.status, kind, behaviour.message)
+            self._send(
+                200,
+                {
+                    "output": {
+                        "message": {"role": "assistant", "content": [{"text": behaviour.content}]}
+                    },
+                    "stopReason": "end_turn",
+                    "usage": {
+                        "inputTokens": behaviour.prompt_tokens,
+                        "outputTokens": behaviour.completion_tokens,
+                        "totalTokens": behaviour.prompt_tokens + behaviour.completion_tokens,
+                    },
+                    "metrics": {"latencyMs": 1},
+                },
+            )
+        except Exception as exc:
+            self._send(500, {"message": f"FakeOpenAI responder failed: {exc!r}"})
+
+    def _send_bedrock_error(self, status: int, kind: str, message: str) -> None:
+        self._send(status, {"message": message}, {"x-amzn-ErrorType": kind})
 
     def _drop(self) -> None:
         # shutdown, not close: the handler's file objects still hold the socket open.

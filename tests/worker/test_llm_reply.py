@@ -3,7 +3,8 @@ import json
 import pytest
 
 from plexus.errors import ModelReplyError
-from plexus.scoring.llm import parse_reply, price_usd, response_schema
+from plexus.scores.LLMClassifier import parse_reply, response_schema
+from plexus.scores.providers import price_usd
 
 
 def test_schema_restricts_value_to_the_classes():

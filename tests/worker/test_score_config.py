@@ -1,8 +1,10 @@
 import pytest
 
 from plexus.errors import ScoreConfigError
-from plexus.scoring.config import KeywordConfig, LlmConfig, RegexConfig, parse_score_config
-from plexus.scoring.deterministic import classify_keywords, classify_regex
+from plexus.scores import parse_score_config
+from plexus.scores.KeywordClassifier import KeywordClassifier
+from plexus.scores.LLMClassifier import LLMClassifier
+from plexus.scores.RegexClassifier import RegexClassifier
 
 LLM = """
 name: Greeting
@@ -28,27 +30,34 @@ ignore_case: true
 
 
 def test_llm_config_accepts_model_name_alias():
-    config = parse_score_config(LLM)
-    assert isinstance(config, LlmConfig)
-    assert config.model == "gpt-4o-mini"
-    assert config.valid_classes == ["Yes", "No"]
+    score = parse_score_config(LLM)
+    assert isinstance(score, LLMClassifier)
+    assert score.config.model == "gpt-4o-mini"
+    assert score.config.valid_classes == ["Yes", "No"]
 
 
 def test_keyword_classifier_first_matching_rule_wins():
-    config = parse_score_config(KEYWORDS)
-    assert isinstance(config, KeywordConfig)
-    assert classify_keywords(config, "I want my MONEY BACK and to cancel").value == "Refund"
-    assert classify_keywords(config, "please cancel").value == "Cancel"
-    other = classify_keywords(config, "hello")
+    score = parse_score_config(KEYWORDS)
+    assert isinstance(score, KeywordClassifier)
+    assert score.classify("I want my MONEY BACK and to cancel").value == "Refund"
+    assert score.classify("please cancel").value == "Cancel"
+    other = score.classify("hello")
     assert other.value == "Other"
     assert "default" in other.explanation
 
 
 def test_regex_classifier():
-    config = parse_score_config(REGEX)
-    assert isinstance(config, RegexConfig)
-    assert classify_regex(config, "My ORDER NUMBER 1234 is late").value == "Yes"
-    assert classify_regex(config, "no order here").value == "No"
+    score = parse_score_config(REGEX)
+    assert isinstance(score, RegexClassifier)
+    assert score.classify("My ORDER NUMBER 1234 is late").value == "Yes"
+    assert score.classify("no order here").value == "No"
+
+
+def test_plexus_keyword_classifier_format():
+    # Plexus's own KeywordClassifier takes `keywords:`; any one of them means "Yes".
+    score = parse_score_config("class: KeywordClassifier\nkeywords: [child, dependent]\n")
+    assert score.classify("I have one CHILD").value == "Yes"
+    assert score.classify("nobody else").value == "No"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +66,7 @@ def test_regex_classifier():
         ("", "empty"),
         ("class: [unclosed", "invalid YAML at line 1"),
         ("- just\n- a list", "must be a YAML mapping"),
-        ("class: Magic", "unknown classifier class 'Magic'"),
+        ("class: Magic", "score class 'Magic' is not supported; this worker runs LangGraphScore"),
         ("class: LLMClassifier\nvalid_classes: [A, B]", "model"),
         ("class: LLMClassifier\nmodel: m\nvalid_classes: [A]", "valid_classes"),
         ("class: LLMClassifier\nmodel: m\nvalid_classes: [A, A]", "duplicates"),
