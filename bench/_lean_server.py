@@ -150,6 +150,8 @@ class LeanServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             return
+        except asyncio.CancelledError:
+            return  # the server is stopping; an idle keep-alive connection ends here
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
