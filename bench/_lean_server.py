@@ -9,7 +9,7 @@ for gql and openai, urllib3 for botocore): HTTP/1.1 with keep-alive, Content-Len
 chunked bodies, `Expect: 100-continue`; anything else closes the connection.
 
 A stand-in's paths under `/_` are its control channel, answered at once and not counted:
-`/_stats` (requests, peak in flight, the process's CPU seconds, the stand-in's own figures),
+`/_stats` (requests, peak in flight, connections accepted, the process's CPU seconds, the stand-in's own figures),
 `/_reset` (counters back to zero), `/_config` (`{"latency": seconds}`), and its own
 (the API's `/_seed`). The process serves
 until its stdin closes, so it never outlives the benchmark.
@@ -81,6 +81,7 @@ class LeanServer:
         self.requests = 0
         self.in_flight = 0
         self.peak = 0
+        self.connections = 0  # accepted: a client that keeps its connections opens few
         self.extra_stats: Callable[[], dict[str, Any]] = dict
         self.reset_hook: Callable[[], None] = lambda: None
         # A stand-in's own control paths, e.g. the API's /_seed.
@@ -95,12 +96,13 @@ class LeanServer:
                 {
                     "requests": self.requests,
                     "peak_in_flight": self.peak,
+                    "connections": self.connections,
                     "cpu_seconds": time.process_time(),
                     **self.extra_stats(),
                 },
             )
         if request.path == "/_reset":
-            self.requests = self.peak = 0
+            self.requests = self.peak = self.connections = 0
             self.reset_hook()
             return Response.of_json(200, {})
         if request.path == "/_config":
@@ -129,6 +131,7 @@ class LeanServer:
     # --- HTTP/1.1 ----------------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         sock = writer.get_extra_info("socket")
         if sock is not None:
             # Headers and body are one write here, but the client's may be two: no Nagle.
