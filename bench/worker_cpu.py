@@ -182,9 +182,29 @@ def parse_configs_once() -> Callable[[], None]:
     return lambda: setattr(config, "parse_score_config", original)
 
 
+def keep_connections() -> Callable[[], None]:
+    """gql's transport makes its httpx2 client with httpx2's default limits: 20 keep-alive
+    connections. With more requests than that at once, each answer beyond 20 closes its
+    connection and a later request opens a new one (TCP and HTTP setup on every one)."""
+    from gql.transport import httpx as gql_httpx
+
+    transport = gql_httpx.HTTPXAsyncTransport
+    original = transport.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "limits", gql_httpx.httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        )
+        original(self, *args, **kwargs)
+
+    transport.__init__ = init  # type: ignore[method-assign]
+    return lambda: setattr(transport, "__init__", original)
+
+
 EXPERIMENTS = {
     "print-once": (print_documents_once, "plexus/api_client.py: print each document once"),
     "config-once": (parse_configs_once, "plexus/processor.py: parse a version's YAML once"),
+    "keep-alive": (keep_connections, "plexus/api_client.py: keep 100 connections, not 20"),
 }
 
 
