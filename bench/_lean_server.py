@@ -241,13 +241,14 @@ def process_cpu(pid: int) -> float:
 class StandIn:
     """A stand-in script (`bench/lean_*.py`) running in its own process."""
 
-    def __init__(self, script: str, *args: str) -> None:
+    def __init__(self, script: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.name = Path(script).stem
         self._proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name(script)), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=env,  # keys go in the environment, never in argv
         )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().split()

@@ -19,7 +19,8 @@ What it keeps of the real API (AppSync over DynamoDB), because the worker can te
 
 What it leaves out, since the tests' emulator (plexus/local/api_server.py) checks it: the
 coercion of each request's variables against the schema, AWSJSON parsing (JSON strings are
-stored and returned as they came), and the schema's types in answers.
+stored and returned as they came), the schema's types in answers, and the resolvers' refusal
+of a write that carries only part of a composite sort key.
 
 A root field with no resolver here fails loudly: the answer is an error naming it, the
 stand-in prints it on stderr, and `/_stats` lists it under `unserved`.

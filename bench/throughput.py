@@ -175,17 +175,11 @@ def lean_services(api_latency: float, s3_latency: float) -> Iterator[Lean]:
         "AWS_DEFAULT_REGION": REGION,
     }
     with ExitStack() as stack:
-        saved = dict(os.environ)
-        os.environ.update(env)  # the stand-ins read their keys from the environment
-        try:
-            api = stack.enter_context(StandIn("lean_api.py", "--latency", str(api_latency)))
-            openai = stack.enter_context(StandIn("lean_openai.py"))
-            s3 = stack.enter_context(
-                StandIn("lean_s3.py", "--bucket", BUCKET, "--latency", str(s3_latency))
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        api = stack.enter_context(StandIn("lean_api.py", "--latency", str(api_latency), env=env))
+        openai = stack.enter_context(StandIn("lean_openai.py", env=env))
+        s3 = stack.enter_context(
+            StandIn("lean_s3.py", "--bucket", BUCKET, "--latency", str(s3_latency), env=env)
+        )
         env.update(
             {
                 "PLEXUS_API_URL": f"{api.url}/graphql",

@@ -274,11 +274,16 @@ def main() -> int:
         if asyncio.run(drain("warm", args.concurrency)) != 1:
             raise SystemExit("the warm-up job did not complete")
 
-        def cpu_per_job(key: str) -> float:
+        connections: dict[str, list[int]] = defaultdict(list)  # to the API, per drain
+
+        def cpu_per_job(key: str, variant: str = "none") -> float:
+            lean.api.reset()
             cpu = time.process_time()
             if asyncio.run(drain(key, args.concurrency)) != args.jobs:
                 raise SystemExit(f"the drain {key} did not complete every job")
-            return (time.process_time() - cpu) / args.jobs * 1000
+            ms = (time.process_time() - cpu) / args.jobs * 1000
+            connections[variant].append(lean.api.stats()["connections"])
+            return ms
 
         plain_ms = cpu_per_job("plain")
 
@@ -298,10 +303,14 @@ def main() -> int:
             for name, (patch, _what) in EXPERIMENTS.items():
                 undo = patch()
                 try:
-                    samples.setdefault(name, []).append(cpu_per_job(f"r{round_}-{name}"))
+                    samples.setdefault(name, []).append(cpu_per_job(f"r{round_}-{name}", name))
                 finally:
                     undo()
         base = statistics.median(samples["none"]) if samples["none"] else 0.0
+
+        def conns(name: str) -> str:
+            return str(max(connections[name])) if connections[name] else ""
+
         cuts = [
             (
                 "none: the worker as it is",
@@ -309,6 +318,7 @@ def main() -> int:
                 f"{base:.2f}",
                 "",
                 " ".join(f"{v:.1f}" for v in samples["none"]),
+                conns("none"),
             )
         ] * bool(samples["none"]) + [
             (
@@ -317,6 +327,7 @@ def main() -> int:
                 f"{statistics.median(samples[name]):.2f}",
                 f"{base - statistics.median(samples[name]):.2f}",
                 " ".join(f"{v:.1f}" for v in samples[name]),
+                conns(name),
             )
             for name, (_patch, what) in EXPERIMENTS.items()
             if samples.get(name)
@@ -361,7 +372,7 @@ def main() -> int:
             f"\nProposed cuts, each alone as a patch, unprofiled, median of {args.rounds} "
             "interleaved rounds:"
         )
-        print(table(cuts, ("cut", "ms/job without", "with", "saved", "rounds")))
+        print(table(cuts, ("cut", "ms/job without", "with", "saved", "rounds", "API conns")))
 
     print(f"\nTop {args.top} functions by self time:")
     top = sorted(entries.items(), key=lambda kv: -kv[1][2])[: args.top]
