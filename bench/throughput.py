@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -384,9 +385,17 @@ def limits(run: LeanRun) -> str:
             "waited at once"
         )
     if not reasons:
+        rounds = math.ceil(run.jobs / run.concurrency)
+        gap = run.timed.seconds - run.jobs / run.ideal_rate
+        drain = run.drain_requests * run.api_latency
         reasons.append(
-            f"latency outside the job: {run.drain_requests} drain requests (account, job "
-            f"listing pages) x {run.api_latency * 1000:.0f} ms, and ramp-up and tail"
+            f"the worker's CPU on the jobs' path: {gap:.2f} s beyond the ideal, of which the "
+            f"drain's {run.drain_requests} requests (account, listing pages) take at most "
+            f"{drain:.2f} s; the other {gap - drain:.2f} s, {(gap - drain) / rounds * 1000:.0f} "
+            f"ms a round of {run.concurrency} jobs, is the part of the "
+            f"{run.concurrency * run.worker_ms:.0f} ms of CPU a round costs the worker that the "
+            "waits do not hide (the jobs move in step, so each step's CPU comes as one burst "
+            "that the burst's last job waits for)"
         )
     return "; ".join(reasons)
 
