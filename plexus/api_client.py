@@ -93,6 +93,23 @@ M_CREATE_RESULT = GraphQLRequest(
 Q_RESULT = GraphQLRequest(
     f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}"
 )
+# Only for a score with an `item:` input source: the job's context query stays lean.
+Q_ITEM_FILES = GraphQLRequest("query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }")
+# A `depends_on` score of the same scorecard, by name: bounded by the name index's key.
+Q_SCORES_BY_NAME = GraphQLRequest(
+    """query ScoresByName($name: String!, $scorecardId: String!, $nextToken: String) {
+      listScoreByName(name: $name, filter: {scorecardId: {eq: $scorecardId}},
+          nextToken: $nextToken) { items { id name scorecardId } nextToken }
+    }"""
+)
+# The newest prediction of an item and score: the cache index, newest first, one item.
+Q_NEWEST_RESULT = GraphQLRequest(
+    f"""query NewestResult($itemId: String!, $type: String!, $scoreId: String!) {{
+      listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt(itemId: $itemId,
+          typeScoreIdUpdatedAt: {{beginsWith: {{type: $type, scoreId: $scoreId}}}},
+          sortDirection: DESC, limit: 1) {{ items {{ {RESULT_FIELDS} }} }}
+    }}"""
+)
 # Every document this client sends (tests validate each against the real schema).
 DOCUMENTS = (
     Q_ACCOUNT_BY_KEY,
@@ -103,6 +120,9 @@ DOCUMENTS = (
     Q_VERSION_AND_RESULT,
     M_CREATE_RESULT,
     Q_RESULT,
+    Q_ITEM_FILES,
+    Q_SCORES_BY_NAME,
+    Q_NEWEST_RESULT,
 )
 PREDICTION = "prediction"
 
@@ -289,3 +309,28 @@ class PlexusApi:
 
     async def get_score_result(self, result_id: str) -> dict[str, Any] | None:
         return (await self._execute(Q_RESULT, id=result_id))["getScoreResult"]
+
+    async def attached_files(self, item_id: str) -> list[str]:
+        data = await self._execute(Q_ITEM_FILES, id=item_id)
+        return [str(f) for f in (data["getItem"] or {}).get("attachedFiles") or [] if f]
+
+    async def score_id_by_name(self, scorecard_id: str, name: str) -> str | None:
+        """The id of the scorecard's score called `name` (Score names are not unique across
+        scorecards, hence the filter; pages are bounded by the name index's key)."""
+        token = None
+        while True:
+            data = await self._execute(
+                Q_SCORES_BY_NAME, name=name, scorecardId=scorecard_id, nextToken=token
+            )
+            listing = data["listScoreByName"]
+            found = next((s for s in listing["items"] if s), None)
+            token = listing.get("nextToken")
+            if found is not None or not token:
+                return found["id"] if found else None
+
+    async def newest_prediction(self, item_id: str, score_id: str) -> dict[str, Any] | None:
+        data = await self._execute(
+            Q_NEWEST_RESULT, itemId=item_id, type=PREDICTION, scoreId=score_id
+        )
+        items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
+        return next((r for r in items if r is not None), None)

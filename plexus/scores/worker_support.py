@@ -5,12 +5,11 @@
 - `attached_files`: the item's `attachedFiles`, only for a score with an `item:` input
   source (the job's context query does not ask for them, to keep the usual job lean);
 - `dependency_results`: for a score with `depends_on`, the newest earlier prediction of
-  each named score of the same scorecard for this item. The worker scores one score per
+  each named score of the same scorecard for this item (two requests each). The worker scores one score per
   job; a dependency without a result fails the job naming it (score it first).
 - `input_key`: what the model-output store keys a run on.
 
-The requests use PlexusApi's own executor (retries, error mapping) with operations
-defined here, so the client's module stays as it is.
+The requests are PlexusApi's (plexus/api_client.py holds every document the worker sends).
 """
 
 from __future__ import annotations
@@ -27,16 +26,6 @@ if TYPE_CHECKING:
     from plexus.api_client import PlexusApi
     from plexus.scores.run import Run
     from plexus.scores.Score import Score
-
-
-def _request(text: str) -> Any:
-    from gql import GraphQLRequest
-
-    return GraphQLRequest(text)
-
-
-Q_ATTACHED_FILES = "query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }"
-Q_SCORE_NAME = "query ScoreName($id: ID!) { getScore(id: $id) { id name } }"
 
 
 async def worker_input(
@@ -63,42 +52,25 @@ async def worker_input(
 
 
 async def attached_files(api: PlexusApi, item: dict[str, Any]) -> list[str]:
-    data = await api._execute(_request(Q_ATTACHED_FILES), id=item["id"])
-    found = (data.get("getItem") or {}).get("attachedFiles") or []
-    return [str(f) for f in found if f]
+    return await api.attached_files(item["id"])
 
 
 async def dependency_results(
     api: PlexusApi, score: Score, item: dict[str, Any], job: dict[str, Any]
 ) -> dict[str, Any]:
+    """Two requests a dependency: its id by name in this scorecard, then its newest
+    prediction for the item through the cache index (never the item's whole history)."""
     if not score.depends_on:
         return {}
-    from plexus.api_client import Q_RESULTS_BY_ITEM
     from plexus.scores.Score import Score as _Score
 
-    wanted = set(score.depends_on)
-    result_filter = {"type": {"eq": "prediction"}}
-    results: list[dict[str, Any]] = []
-    token = None
-    while True:
-        page = await api._execute(
-            Q_RESULTS_BY_ITEM, itemId=item["id"], filter=result_filter, nextToken=token
-        )
-        listing = page["listScoreResultByItemId"]
-        results += [r for r in listing["items"] if r and r.get("scorecardId") == job["scorecardId"]]
-        token = listing.get("nextToken")
-        if not token:
-            break
-    names: dict[str, str] = {}
-    for score_id in {r["scoreId"] for r in results if r.get("scoreId")}:
-        found = (await api._execute(_request(Q_SCORE_NAME), id=score_id)).get("getScore")
-        if found and found.get("name") in wanted:
-            names[score_id] = found["name"]
     newest: dict[str, dict[str, Any]] = {}
-    for r in sorted(results, key=lambda r: r.get("createdAt") or ""):
-        if r.get("scoreId") in names:
-            newest[names[r["scoreId"]]] = r
-    missing = sorted(wanted - set(newest))
+    for name in sorted(set(score.depends_on)):
+        score_id = await api.score_id_by_name(job["scorecardId"], name)
+        result = await api.newest_prediction(item["id"], score_id) if score_id else None
+        if result is not None:
+            newest[name] = result
+    missing = sorted(set(score.depends_on) - set(newest))
     if missing:
         raise JobError(
             f"score {score.name or '?'!r} depends on {', '.join(map(repr, missing))}, which "

@@ -40,7 +40,8 @@ def test_dashboard_score_job_end_to_end(settings, account, api, openai, s3):
     assert cost["components"][0]["metadata"] == {"node_name": "misrepresentation_analysis"}
     trace = json.loads(result["trace"])
     assert [n["route"] for n in trace["nodes"]] == ["final_classification", "END"]
-    assert json.loads(result["metadata"])["source"] == "model"
+    metadata = json.loads(result["metadata"])
+    assert (metadata["source"], metadata["scoring"]) == ("Worker", "model")
 
 
 def test_dependency_reuses_the_earlier_result_of_the_item(settings, account, api, openai, s3):
