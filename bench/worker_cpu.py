@@ -142,32 +142,7 @@ def self_time_by_group(entries: dict[Any, Any]) -> dict[tuple[str, str], float]:
 
 
 # --- proposed cuts, tried as patches in this process only (plexus/ is not changed) --------
-
-
-def print_documents_once() -> Callable[[], None]:
-    """gql's GraphQLRequest.payload prints the document (graphql-core's print_ast) on every
-    request; the API client's documents are constants, so print each one once."""
-    from gql import GraphQLRequest
-    from graphql import print_ast
-
-    printed: dict[int, tuple[Any, str]] = {}
-
-    def payload(self: Any) -> dict[str, Any]:
-        hit = printed.get(id(self.document))
-        if hit is None or hit[0] is not self.document:
-            hit = printed[id(self.document)] = (self.document, print_ast(self.document))
-        body: dict[str, Any] = {"query": hit[1]}
-        if self.operation_name:
-            body["operationName"] = self.operation_name
-        if self.variable_values:
-            body["variables"] = self.variable_values
-        if self.extensions:
-            body["extensions"] = self.extensions
-        return body
-
-    original = GraphQLRequest.payload
-    GraphQLRequest.payload = property(payload)  # type: ignore[method-assign,assignment]
-    return lambda: setattr(GraphQLRequest, "payload", original)
+# (printing each GraphQL document once was one; it is applied: api_client.Document)
 
 
 def parse_configs_once() -> Callable[[], None]:
@@ -202,7 +177,6 @@ def keep_connections() -> Callable[[], None]:
 
 
 EXPERIMENTS = {
-    "print-once": (print_documents_once, "plexus/api_client.py: print each document once"),
     "config-once": (parse_configs_once, "plexus/processor.py: parse a version's YAML once"),
     "keep-alive": (keep_connections, "plexus/api_client.py: keep 100 connections, not 20"),
 }

@@ -18,6 +18,7 @@ from typing import Any
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.httpx import HTTPXAsyncTransport
+from graphql import print_ast
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -28,6 +29,32 @@ from tenacity import (
 from plexus.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Document(GraphQLRequest):
+    """A request whose query text is printed once. gql prints a request's document on every
+    send (`GraphQLRequest.payload`), which was 1.3 ms of the worker's ~12 ms CPU a job
+    (bench/worker_cpu.py); the transports send `payload`, so printing it here is enough."""
+
+    def __init__(self, request: str | GraphQLRequest, **kwargs: Any) -> None:
+        super().__init__(request, **kwargs)
+        printed = getattr(request, "query", None)
+        self.query: str = printed if printed is not None else print_ast(self.document)
+
+    def bind(self, variables: dict[str, Any]) -> Document:
+        return Document(self, variable_values=variables)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": self.query}
+        if self.operation_name:
+            payload["operationName"] = self.operation_name
+        if self.variable_values:
+            payload["variables"] = self.variable_values
+        if self.extensions:
+            payload["extensions"] = self.extensions
+        return payload
+
 
 CONDITION_FAILED = "DynamoDB:ConditionalCheckFailedException"
 RETRYABLE_ERROR_TYPES = (
@@ -43,14 +70,14 @@ JOB_FIELDS = """id status startedAt completedAt errorMessage metadata
 RESULT_FIELDS = """id value explanation confidence metadata cost code type status attachments
     itemId accountId scorecardId scoreId scoreVersionId scoringJobId createdAt updatedAt"""
 
-Q_ACCOUNT_BY_KEY = GraphQLRequest(
+Q_ACCOUNT_BY_KEY = Document(
     """query AccountByKey($key: String!) {
       listAccountByKey(key: $key, limit: 1) { items { id key name } }
     }"""
 )
 # Jobs of an account created since a moment, oldest first: the index's sort key bounds the
 # read, so an account's finished history outside the window costs nothing.
-Q_JOBS_BY_ACCOUNT = GraphQLRequest(
+Q_JOBS_BY_ACCOUNT = Document(
     f"""query JobsByAccount($accountId: String!, $since: String!,
         $filter: ModelScoringJobFilterInput, $limit: Int, $nextToken: String) {{
       listScoringJobByAccountIdAndCreatedAt(accountId: $accountId, createdAt: {{ge: $since}},
@@ -59,15 +86,15 @@ Q_JOBS_BY_ACCOUNT = GraphQLRequest(
       }}
     }}"""
 )
-Q_JOB = GraphQLRequest(f"query Job($id: ID!) {{ getScoringJob(id: $id) {{ {JOB_FIELDS} }} }}")
-M_UPDATE_JOB = GraphQLRequest(
+Q_JOB = Document(f"query Job($id: ID!) {{ getScoringJob(id: $id) {{ {JOB_FIELDS} }} }}")
+M_UPDATE_JOB = Document(
     f"""mutation UpdateJob($input: UpdateScoringJobInput!,
         $condition: ModelScoringJobConditionInput) {{
       updateScoringJob(input: $input, condition: $condition) {{ {JOB_FIELDS} }}
     }}"""
 )
 # One round trip for everything a job needs before it knows the score version.
-Q_JOB_CONTEXT = GraphQLRequest(
+Q_JOB_CONTEXT = Document(
     """query JobContext($itemId: ID!, $scoreId: ID!, $scorecardId: ID!) {
       getItem(id: $itemId) { id accountId externalId text metadata }
       getScore(id: $scoreId) { id name key externalId championVersionId }
@@ -76,7 +103,7 @@ Q_JOB_CONTEXT = GraphQLRequest(
 )
 # The champion version and the newest prediction of this item and score, in one round trip:
 # the real cache index (sort key type#scoreId#updatedAt), newest first, one item.
-Q_VERSION_AND_RESULT = GraphQLRequest(
+Q_VERSION_AND_RESULT = Document(
     f"""query VersionAndResult($versionId: ID!, $itemId: String!, $type: String!,
         $scoreId: String!) {{
       getScoreVersion(id: $versionId) {{ id scoreId configuration }}
@@ -85,25 +112,23 @@ Q_VERSION_AND_RESULT = GraphQLRequest(
           sortDirection: DESC, limit: 1) {{ items {{ {RESULT_FIELDS} }} }}
     }}"""
 )
-M_CREATE_RESULT = GraphQLRequest(
+M_CREATE_RESULT = Document(
     f"""mutation CreateResult($input: CreateScoreResultInput!) {{
       createScoreResult(input: $input) {{ {RESULT_FIELDS} }}
     }}"""
 )
-Q_RESULT = GraphQLRequest(
-    f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}"
-)
+Q_RESULT = Document(f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}")
 # Only for a score with an `item:` input source: the job's context query stays lean.
-Q_ITEM_FILES = GraphQLRequest("query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }")
+Q_ITEM_FILES = Document("query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }")
 # A `depends_on` score of the same scorecard, by name: bounded by the name index's key.
-Q_SCORES_BY_NAME = GraphQLRequest(
+Q_SCORES_BY_NAME = Document(
     """query ScoresByName($name: String!, $scorecardId: String!, $nextToken: String) {
       listScoreByName(name: $name, filter: {scorecardId: {eq: $scorecardId}},
           nextToken: $nextToken) { items { id name scorecardId } nextToken }
     }"""
 )
 # The newest prediction of an item and score: the cache index, newest first, one item.
-Q_NEWEST_RESULT = GraphQLRequest(
+Q_NEWEST_RESULT = Document(
     f"""query NewestResult($itemId: String!, $type: String!, $scoreId: String!) {{
       listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt(itemId: $itemId,
           typeScoreIdUpdatedAt: {{beginsWith: {{type: $type, scoreId: $scoreId}}}},
@@ -206,8 +231,8 @@ class PlexusApi:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.close_async()
 
-    async def _execute(self, request: GraphQLRequest, **variables: Any) -> dict[str, Any]:
-        bound = GraphQLRequest(request, variable_values=variables)
+    async def _execute(self, request: Document, **variables: Any) -> dict[str, Any]:
+        bound = request.bind(variables)
         try:
             return await self._retrying(self._send, bound)
         except TransportQueryError as exc:
@@ -219,7 +244,7 @@ class PlexusApi:
         except (TransportError, TimeoutError) as exc:
             raise ApiError(f"Plexus API unreachable: {type(exc).__name__}: {exc}") from None
 
-    async def _send(self, request: GraphQLRequest) -> dict[str, Any]:
+    async def _send(self, request: Document) -> dict[str, Any]:
         self.request_count += 1
         return await self._session.execute(request)
 

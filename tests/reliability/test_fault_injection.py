@@ -170,10 +170,17 @@ def test_four_workers_with_faults_and_a_kill(
         workers = [start_worker(f"worker-{n}", env, tmp_path) for n in (1, 2, 3)]
 
         def victim_stuck() -> bool:
+            # A victim that died (or finished) cannot be caught mid-way: say why at once.
+            if victim.process.poll() is not None:
+                raise AssertionError(
+                    f"the victim exited ({victim.process.returncode}) before it held four "
+                    f"jobs: {victim.stderr.read_text(errors='replace')[-2000:]}"
+                )
             holding, waiting = len(held.held_jobs), len(victim_model.waiting)
             return holding == 2 and waiting == 2
 
-        wait_for(victim_stuck, 60, "the victim to hold four jobs mid-way")
+        # Generous: on a loaded 2-core machine the victim's start and first claims are slow.
+        wait_for(victim_stuck, 180, "the victim to hold four jobs mid-way")
         killed_at = time.monotonic() - started
         victim.process.send_signal(signal.SIGKILL)
         assert victim.wait(timeout=10) == -signal.SIGKILL
