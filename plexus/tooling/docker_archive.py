@@ -60,6 +60,21 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     return f.read()
 
 
+def manifest_entry(path: Path, json_blobs: dict[str, bytes]) -> dict[str, Any]:
+    """The one image a docker-archive's `manifest.json` describes (its top-level JSON
+    members in `json_blobs`), or ArchiveError naming what is wrong."""
+    if "manifest.json" not in json_blobs:
+        raise ArchiveError(f"{path}: not a docker-archive (no manifest.json)")
+    try:
+        manifest = json.loads(json_blobs["manifest.json"])
+    except ValueError as e:
+        raise ArchiveError(f"{path}: manifest.json is not JSON ({e})") from e
+    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
+        count = len(manifest) if isinstance(manifest, list) else "no"
+        raise ArchiveError(f"{path}: manifest.json must describe exactly one image, not {count}")
+    return manifest[0]
+
+
 def read_archive(path: Path | str) -> ArchiveImage:
     """Check that `path` is a single-image docker-archive and describe the image."""
     path = Path(path)
@@ -89,16 +104,7 @@ def read_archive(path: Path | str) -> ArchiveImage:
     except OSError as e:
         raise ArchiveError(f"{path}: cannot read it ({e})") from e
 
-    if "manifest.json" not in json_blobs:
-        raise ArchiveError(f"{path}: not a docker-archive (no manifest.json)")
-    try:
-        manifest = json.loads(json_blobs["manifest.json"])
-    except ValueError as e:
-        raise ArchiveError(f"{path}: manifest.json is not JSON ({e})") from e
-    if not isinstance(manifest, list) or len(manifest) != 1 or not isinstance(manifest[0], dict):
-        count = len(manifest) if isinstance(manifest, list) else "no"
-        raise ArchiveError(f"{path}: manifest.json must describe exactly one image, not {count}")
-    entry: dict[str, Any] = manifest[0]
+    entry = manifest_entry(path, json_blobs)
     config_name, layers = entry.get("Config"), entry.get("Layers")
     if not isinstance(config_name, str) or not isinstance(layers, list) or not layers:
         raise ArchiveError(f"{path}: manifest.json lacks Config or Layers")

@@ -32,9 +32,9 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from plexus.tooling.docker_archive import ArchiveError
+from plexus.tooling.docker_archive import ArchiveError, manifest_entry
 
 V2S2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 V2S2_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -247,15 +247,7 @@ def _finish(
     json_blobs: dict[str, bytes],
     base: Layout | None,
 ) -> Layout:
-    if "manifest.json" not in json_blobs:
-        raise ArchiveError(f"{archive}: not a docker-archive (no manifest.json)")
-    try:
-        entries = json.loads(json_blobs["manifest.json"])
-    except ValueError as e:
-        raise ArchiveError(f"{archive}: manifest.json is not JSON ({e})") from e
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
-        raise ArchiveError(f"{archive}: manifest.json must describe exactly one image")
-    entry: dict[str, Any] = entries[0]
+    entry = manifest_entry(archive, json_blobs)
     config_name = str(entry.get("Config", "")).removeprefix("./")
     if config_name not in json_blobs:
         raise ArchiveError(f"{archive}: config {config_name!r} listed in manifest.json is missing")

@@ -170,6 +170,30 @@ class BaseNode:
         record.calls.append(completion)
         return completion
 
+    def explanation_message(self, config: dict[str, Any]) -> Prompt | None:
+        """The classifiers' `explanation_message`: a follow-up asking the model why."""
+        message = config.get("explanation_message")
+        return Prompt(str(message), f"{self.where} explanation_message") if message else None
+
+    async def explain(
+        self,
+        prompt: Prompt,
+        state: GraphState,
+        run: Run,
+        record: NodeRecord,
+        messages: list[dict[str, str]],
+        answer: str,
+        value: str,
+    ) -> str:
+        """Ask `prompt` after the model's `answer`, in the same conversation."""
+        follow_up = prompt.render({**state, "classification": value})
+        conversation = [
+            *messages,
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": follow_up},
+        ]
+        return (await self.call_model(run, record, conversation)).text
+
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         """Read and update the state (the node's core; mappings are LangGraphScore's)."""
         raise NotImplementedError

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.errors import ModelReplyError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
-from plexus.scores.templates import Prompt
 
 if TYPE_CHECKING:
     from plexus.scores.LangGraphScore import GraphState
@@ -70,10 +69,7 @@ class MultiClassClassifier(BaseNode):
             raise ScoreConfigError(f"{where}: fuzzy_match_threshold must be a number from 0 to 1")
         self.threshold = float(threshold)
         self.max_retries = int_option(config, "maximum_retry_count", 3, where, minimum=1)
-        message = config.get("explanation_message")
-        self.explanation_prompt = (
-            Prompt(str(message), f"{where} explanation_message") if message else None
-        )
+        self.explanation_prompt = self.explanation_message(config)
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
@@ -89,17 +85,9 @@ class MultiClassClassifier(BaseNode):
             if value is not None:
                 explanation = value
                 if self.explanation_prompt is not None:
-                    follow_up = self.explanation_prompt.render({**state, "classification": value})
-                    more = await self.call_model(
-                        run,
-                        record,
-                        [
-                            *history,
-                            {"role": "assistant", "content": last},
-                            {"role": "user", "content": follow_up},
-                        ],
+                    explanation = await self.explain(
+                        self.explanation_prompt, state, run, record, history, last, value
                     )
-                    explanation = more.text
                 state.update(classification=value, explanation=explanation, retry_count=attempt)
                 return
             history = [

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.errors import ModelReplyError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
-from plexus.scores.templates import Prompt
 
 if TYPE_CHECKING:
     from plexus.scores.LangGraphScore import GraphState
@@ -40,10 +39,7 @@ class YesOrNoClassifier(BaseNode):
         super().__init__(config, defaults, where)
         self.parse_from_start = bool(config.get("parse_from_start") or False)
         self.max_retries = int_option(config, "maximum_retry_count", 3, where, minimum=1)
-        message = config.get("explanation_message")
-        self.explanation_prompt = (
-            Prompt(str(message), f"{where} explanation_message") if message else None
-        )
+        self.explanation_prompt = self.explanation_message(config)
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
@@ -64,17 +60,9 @@ class YesOrNoClassifier(BaseNode):
                 continue
             explanation = last
             if self.explanation_prompt is not None:
-                follow_up = self.explanation_prompt.render({**state, "classification": value})
-                more = await self.call_model(
-                    run,
-                    record,
-                    [
-                        *messages,
-                        {"role": "assistant", "content": value},
-                        {"role": "user", "content": follow_up},
-                    ],
+                explanation = await self.explain(
+                    self.explanation_prompt, state, run, record, messages, value, value
                 )
-                explanation = more.text
             state.update(classification=value, explanation=explanation, retry_count=attempt)
             return
         raise ModelReplyError(
