@@ -66,6 +66,11 @@ def score_from_mapping(data: Any, source: str) -> Any:
             f"{source}: configuration must be a YAML mapping, not {type(data).__name__}"
         )
     kind = data.get("class")
+    if kind is not None and not isinstance(kind, str):
+        raise ScoreConfigError(
+            f"{source}: class must be a score class's name, not {type(kind).__name__}; "
+            f"this worker runs {', '.join(SUPPORTED_SCORES)}"
+        )
     if kind in REFUSED_SCORES:
         raise ScoreConfigError(f"{source}: class {kind} is not supported: {REFUSED_SCORES[kind]}")
     if kind == "LangGraphScore":

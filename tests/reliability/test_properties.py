@@ -260,6 +260,7 @@ def test_classifier_parser_finds_the_class_whatever_case_and_punctuation(cls, fr
 @example("class: LLMClassifier\ntemperature: " + "9" * 5000)  # over the 4300-digit limit
 @example("class: KeywordClassifier\nrules: " + "[" * 3000)  # nesting past the stack
 @example("class: KeywordClassifier\ndefault: !!bool maybe")
+@example("class: []")  # found crashing: an unhashable class
 def test_awkward_yaml_parses_or_raises_score_config_error(text):
     check_score_config(text)
 
