@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -62,13 +61,9 @@ class InputSource:
         raise NotImplementedError
 
     def metadata(self, item: dict[str, Any], key: str) -> dict[str, Any]:
-        metadata = item.get("metadata")
-        if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except json.JSONDecodeError:
-                metadata = {}
-        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        from plexus.scores import item_metadata
+
+        metadata = item_metadata(item)
         metadata.update(input_source=self.kind, attachment_key=key)
         return metadata
 
