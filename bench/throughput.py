@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -62,11 +63,14 @@ DRAIN_FIELDS = ("listAccountByKey", "listScoringJobByAccountId")
 # --- the worker process ------------------------------------------------------------------
 
 
-async def _drain(account_key: str, concurrency: int) -> int:
+async def drain(account_key: str, concurrency: int, executor: Executor | None = None) -> int:
+    """One JobProcessor.drain of the account; `executor` becomes the loop's default one."""
     from plexus.api_client import PlexusApi
     from plexus.processor import JobProcessor
     from plexus.settings import load_settings
 
+    if executor is not None:
+        asyncio.get_running_loop().set_default_executor(executor)
     settings = dataclasses.replace(load_settings(), concurrency=concurrency)
     async with PlexusApi(settings) as api:
         processor = JobProcessor(settings, api)
@@ -79,11 +83,11 @@ async def _drain(account_key: str, concurrency: int) -> int:
 
 def worker(warm_key: str, key: str, concurrency: int) -> None:
     """Drain `warm_key` (one job: imports and clients), then time the drain of `key`."""
-    asyncio.run(_drain(warm_key, concurrency))
+    asyncio.run(drain(warm_key, concurrency))
     print("ready", flush=True)
     sys.stdin.readline()  # the parent has taken its CPU snapshot
     cpu, started = time.process_time(), time.perf_counter()
-    done = asyncio.run(_drain(key, concurrency))
+    done = asyncio.run(drain(key, concurrency))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({"done": done, "seconds": seconds, "cpu": cpu}), flush=True)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import dataclasses
 import os
 import pstats
 import statistics
@@ -34,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _services import LLM_YAML, machine, table
-from throughput import lean_services, seed_lean
+from throughput import drain, lean_services, seed_lean
 
 # (group, whose, path or name fragments); the first match wins, so order matters.
 GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -206,23 +205,6 @@ class ProfilingExecutor(ThreadPoolExecutor):
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         assert not kwargs
         return super().submit(self._run, fn, *args)
-
-
-async def drain(key: str, concurrency: int, executor: ThreadPoolExecutor | None = None) -> int:
-    from plexus.api_client import PlexusApi
-    from plexus.processor import JobProcessor
-    from plexus.settings import load_settings
-
-    if executor is not None:
-        asyncio.get_running_loop().set_default_executor(executor)
-    settings = dataclasses.replace(load_settings(), concurrency=concurrency)
-    async with PlexusApi(settings) as api:
-        processor = JobProcessor(settings, api)
-        try:
-            summary = await processor.drain(key)
-        finally:
-            await processor.close()
-    return summary.count("COMPLETED")
 
 
 def main() -> int:

@@ -511,15 +511,23 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"FakeOpenAI responder failed: {exc!r}"
             self._send(500, _error_body(message, "fake_openai_error"))
 
-    def _respond(self, fake: FakeOpenAI, body: dict[str, Any], behaviour: Behaviour) -> None:
+    def _after_delays(
+        self, fake: FakeOpenAI, body: dict[str, Any], behaviour: Behaviour
+    ) -> Behaviour | None:
+        """Sleep the latency and any delays; None when the connection was dropped instead."""
         if fake.latency and not fake._sleep(fake.latency):
-            return self._drop()
+            return None
         while behaviour.kind == "delay":
             if not fake._sleep(behaviour.seconds):
-                return self._drop()
+                return None
             behaviour = behaviour.then or fake._fallback(body)
-        if behaviour.kind == "disconnect":
+        return None if behaviour.kind == "disconnect" else behaviour
+
+    def _respond(self, fake: FakeOpenAI, body: dict[str, Any], behaviour: Behaviour) -> None:
+        answer = self._after_delays(fake, body, behaviour)
+        if answer is None:
             return self._drop()
+        behaviour = answer
         if behaviour.kind == "error":
             headers = {}
             if behaviour.retry_after_ms is not None:
@@ -551,14 +559,10 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour = fake._next(
                 body, {k.lower(): v for k, v in self.headers.items()}, "bedrock", self.path, sent
             )
-            if fake.latency and not fake._sleep(fake.latency):
+            answer = self._after_delays(fake, body, behaviour)
+            if answer is None:
                 return self._drop()
-            while behaviour.kind == "delay":
-                if not fake._sleep(behaviour.seconds):
-                    return self._drop()
-                behaviour = behaviour.then or fake._fallback(body)
-            if behaviour.kind == "disconnect":
-                return self._drop()
+            behaviour = answer
             if behaviour.kind == "error":
                 kind = "ThrottlingException" if behaviour.status == 429 else "ValidationException"
                 return self._send_bedrock_error(behaviour.status, kind, behaviour.message)
