@@ -1,0 +1,169 @@
+"""`python -m parity refresh --plexus CHECKOUT --python PLEXUS_PYTHON` / `python -m parity compare`
+
+refresh: runs every case (or `--only ID ...`) through the real Plexus engine (the checkout's
+unmodified source, in its own virtualenv) and this project's, against one fake model; writes
+each case's golden file (the case, the Plexus commit, what the real engine returned and sent)
+and prints where the two engines agree.
+compare: this project's engine against the golden files already written (no Plexus needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from parity.cases import CASES, Case, node_names
+from parity.compare import FIELDS, differences, view
+from parity.fake_model import FakeModel
+from parity.our_engine import AZURE_VERSION
+from parity.our_engine import run_case as run_ours
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "parity" / "golden"
+STUBS = Path(__file__).resolve().parent / "stubs"
+REAL_ENGINE = Path(__file__).resolve().parent / "real_engine.py"
+MARK = "PARITY-OUTCOME "
+
+
+def _plexus_commit(checkout: Path) -> dict[str, str]:
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    version_file = checkout / "plexus" / "_version.py"
+    version = version_file.read_text().split("=")[-1].strip().strip("\"'") if version_file.exists() else ""
+    if not commit:
+        raise SystemExit(f"{checkout} is not a git checkout of Plexus (git worktree add it)")
+    return {"commit": commit, "version": version}
+
+
+def run_real(cases: list[Case], checkout: Path, python: str, server: FakeModel) -> dict[str, Any]:
+    lines = []
+    for case in cases:
+        server.script(f"p-{case.id}", case.replies)
+        lines.append(
+            json.dumps(
+                {
+                    **case.to_json(),
+                    "base_url": server.base_url(f"p-{case.id}"),
+                    "azure_base": f"{server.base}/c/p-{case.id}",
+                    "azure_version": AZURE_VERSION,
+                }
+            )
+        )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))},
+        "PYTHONPATH": str(STUBS),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LANGGRAPH_TIMEOUT": "60",
+        "NO_PROXY": "127.0.0.1",
+    }
+    proc = subprocess.run(
+        [python, str(REAL_ENGINE), str(checkout)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=checkout,
+    )
+    outcomes = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            outcome = json.loads(line[len(MARK) :])
+            outcomes[outcome["id"]] = outcome
+    if proc.returncode != 0 or len(outcomes) != len(cases):
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"the real engine stopped (exit {proc.returncode}) after {len(outcomes)} cases")
+    return outcomes
+
+
+async def ours_view(case: Case, server: FakeModel, key: str) -> dict[str, Any]:
+    server.script(key, case.replies)
+    outcome = await run_ours(case.to_json(), server.base_url(key), f"{server.base}/c/{key}")
+    return view(outcome, server.requests(key), node_names(case))
+
+
+def golden_path(case_id: str) -> Path:
+    return GOLDEN / f"{case_id}.json"
+
+
+def load_golden(case_id: str) -> dict[str, Any]:
+    return json.loads(golden_path(case_id).read_text(encoding="utf-8"))
+
+
+def _table(rows: list[tuple[str, list[str]]]) -> int:
+    agree = sum(1 for _, diff in rows if not diff)
+    for case_id, diff in rows:
+        print(f"{'agree' if not diff else 'DIFFER':6}  {case_id:36} {', '.join(diff)}")
+    print(f"agreement: {agree} of {len(rows)} cases on {', '.join(FIELDS)}")
+    return agree
+
+
+def refresh(args: argparse.Namespace) -> int:
+    checkout = Path(args.plexus).resolve()
+    plexus = _plexus_commit(checkout)
+    cases = [c for c in CASES if not args.only or c.id in args.only]
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with FakeModel() as server:
+        outcomes = run_real(cases, checkout, args.python, server)
+        real_seconds = time.perf_counter() - started
+        rows = []
+        for case in cases:
+            outcome = outcomes[case.id]
+            requests = server.requests(f"p-{case.id}")
+            golden = {
+                "case": case.to_json(),
+                "plexus": plexus,
+                "returned": {k: v for k, v in outcome.items() if k != "traceback"},
+                "sent": requests,
+                "view": view(outcome, requests, node_names(case)),
+            }
+            if outcome.get("traceback"):
+                golden["returned"]["traceback_tail"] = outcome["traceback"][-800:]
+            golden_path(case.id).write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+            ours = asyncio.run(ours_view(case, server, f"o-{case.id}"))
+            rows.append((case.id, differences(golden["view"], ours)))
+    print(f"real engine: {len(cases)} cases in {real_seconds:.1f} s (one process, import included)")
+    _table(rows)
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    cases = [c for c in CASES if not args.only or c.id in args.only]
+    rows = []
+    with FakeModel() as server:
+        for case in cases:
+            golden = load_golden(case.id)
+            ours = asyncio.run(ours_view(case, server, f"o-{case.id}"))
+            diff = differences(golden["view"], ours)
+            rows.append((case.id, diff))
+            if args.verbose:
+                for f in diff:
+                    print(f"--- {case.id}.{f}\n plexus: {golden['view'][f]!r}\n ours:   {ours[f]!r}")
+    _table(rows)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parity")
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("refresh", help="run the real engine and rewrite the golden files")
+    r.add_argument("--plexus", required=True, help="a git checkout of AnthusAI/Plexus")
+    r.add_argument("--python", required=True, help="python of a virtualenv with Plexus's pins")
+    r.add_argument("--only", nargs="*", help="case ids")
+    c = sub.add_parser("compare", help="this engine against the golden files")
+    c.add_argument("--only", nargs="*", help="case ids")
+    c.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    return refresh(args) if args.command == "refresh" else compare(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
