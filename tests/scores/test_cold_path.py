@@ -14,7 +14,7 @@ def test_the_handler_and_processor_import_no_engine():
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(HANDLER_DIR)!r})\n"
-        "import handler, plexus.processor, plexus.lambda_entry\n"
+        "import handler, plexus.worker.processor, plexus.aws_lambda.entry\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
         f"or m.startswith('plexus.scores')))\n"
     )
