@@ -9,11 +9,11 @@ AZURE_VERSION = "2024-10-21"
 
 
 async def run_case(case: dict[str, Any], base_url: str, azure_base: str) -> dict[str, Any]:
-    from plexus.errors import JobFailure
+    from plexus.core.errors import JobFailure
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run, ScoringSettings
     from plexus.scores.scorecard import score_with_dependencies
-    from plexus.settings import Secret
+    from plexus.core.settings import Secret
 
     out: dict[str, Any] = {"id": case["id"]}
     settings = ScoringSettings(

@@ -64,6 +64,56 @@ class ModelChoice:
     max_tokens: int | None = 500
     region: str | None = None
     reasoning_effort: str | None = None
+    # Plexus's LangChainUser sends top_p 0.03 to ChatOpenAI (not to Azure) unless the node sets it.
+    top_p: float | None = None
+    verbosity: str | None = None
+    # ChatOpenAI models whose names start with gpt-5 or o go through the Responses API in
+    # Plexus (LangChainUser.py, use_responses_api); Plexus's node classes set this.
+    responses_api: bool = False
+
+
+REASONING_EFFORTS = ("low", "medium", "high", "auto")
+VERBOSITIES = ("low", "medium", "high")
+
+
+def plexus_responses_api(provider: str, name: str) -> bool:
+    """Plexus's rule: ChatOpenAI models named gpt-5... or o... use the Responses API."""
+    lowered = name.lower()
+    return provider == "ChatOpenAI" and lowered.startswith(("gpt-5", "o"))
+
+
+def _effort(value: str | None) -> str:
+    effort = (value or "low").lower()
+    return effort if effort in REASONING_EFFORTS else "low"
+
+
+def _verbosity(value: str | None) -> str:
+    verbosity = (value or "medium").lower()
+    return verbosity if verbosity in VERBOSITIES else "medium"
+
+
+def openai_request(choice: ModelChoice) -> dict[str, Any]:
+    """The body fields besides the messages, as langchain-openai 0.3.35 sends them for Plexus.
+
+    gpt-5 models (any name containing "gpt-5") get no temperature or top_p; max_tokens goes
+    as max_completion_tokens (chat) or max_output_tokens (Responses API); the Responses API
+    carries the reasoning effort and verbosity, each falling back as Plexus's does.
+    """
+    gpt5 = "gpt-5" in choice.name.lower()
+    body: dict[str, Any] = {"stream": False}
+    if choice.responses_api:
+        if choice.max_tokens:
+            body["max_output_tokens"] = choice.max_tokens
+        body["reasoning"] = {"effort": _effort(choice.reasoning_effort)}
+        body["text"] = {"verbosity": _verbosity(choice.verbosity)}
+    elif choice.max_tokens:
+        body["max_completion_tokens"] = choice.max_tokens
+    if not gpt5:
+        if choice.top_p is not None and choice.provider == "ChatOpenAI":
+            body["top_p"] = choice.top_p
+        if choice.temperature is not None:
+            body["temperature"] = choice.temperature
+    return body
 
 
 @dataclass(frozen=True)
@@ -93,11 +143,6 @@ def price_usd(
     except LookupError:
         return None
     return price.input_price, price.output_price
-
-
-def _reasoning_model(name: str) -> bool:
-    lowered = name.lower()
-    return lowered.startswith(("o1", "o3", "o4", "gpt-5"))
 
 
 class Models:
@@ -163,21 +208,16 @@ class Models:
         import openai
 
         client = self._openai_client(choice.provider)
-        kwargs: dict[str, Any] = dict(extra)
-        if _reasoning_model(choice.name):
-            # Reasoning models take max_completion_tokens and no temperature.
-            if choice.max_tokens:
-                kwargs.setdefault("max_completion_tokens", choice.max_tokens)
-            if choice.reasoning_effort:
-                kwargs.setdefault("reasoning_effort", choice.reasoning_effort)
-        else:
-            if choice.temperature is not None:
-                kwargs.setdefault("temperature", choice.temperature)
-            if choice.max_tokens:
-                kwargs.setdefault("max_tokens", choice.max_tokens)
+        kwargs: dict[str, Any] = {**openai_request(choice), **extra}
         started = time.perf_counter()
         name = choice.name
         try:
+            if choice.responses_api:
+                return _from_response(
+                    await client.responses.create(model=name, input=messages, **kwargs),
+                    name,
+                    started,
+                )
             completion = await client.chat.completions.create(
                 model=name,
                 messages=messages,  # type: ignore[arg-type]
@@ -286,6 +326,22 @@ class Models:
             id=(response.get("ResponseMetadata") or {}).get("RequestId"),
             finish_reason=response.get("stopReason"),
         )
+
+
+def _from_response(response: Any, name: str, started: float) -> Completion:
+    """A Responses API answer as a Completion (its output text, usage and id)."""
+    usage = response.usage
+    details = usage.input_tokens_details if usage else None
+    return Completion(
+        text=response.output_text or "",
+        prompt_tokens=usage.input_tokens if usage else 0,
+        completion_tokens=usage.output_tokens if usage else 0,
+        cached_tokens=(details.cached_tokens or 0) if details else 0,
+        model=response.model or name,
+        seconds=time.perf_counter() - started,
+        id=response.id,
+        finish_reason=response.status,
+    )
 
 
 def _message(exc: Exception) -> str:

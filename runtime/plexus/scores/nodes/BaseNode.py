@@ -14,6 +14,7 @@ from plexus.scores.providers import (
     Completion,
     ModelChoice,
     check_provider,
+    plexus_responses_api,
     price_usd,
 )
 from plexus.scores.templates import Prompt
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 # Options every node may carry that only steer the graph (read by LangGraphScore).
 GRAPH_OPTIONS = ("name", "class", "input", "output", "conditions", "edge")
+# LangChainUser.Parameters.top_p: Plexus samples almost greedily unless a node says otherwise.
+PLEXUS_TOP_P = 0.03
 MODEL_OPTIONS = (
     "model_provider",
     "model_name",
@@ -122,9 +125,15 @@ class BaseNode:
                     raise ScoreConfigError(f"{where}: {key} must be text, got {merged[key]!r}")
             if not merged["model_name"]:
                 raise ScoreConfigError(f"{where}: model_name is not set (here or on the score)")
+            # top_p and verbosity are node options only: LangGraphScore copies neither down.
+            top_p = _number(config.get("top_p", PLEXUS_TOP_P), where, "top_p")
+            verbosity = config.get("verbosity")
             self.model = ModelChoice(
                 provider=provider,
                 name=str(merged["model_name"]),
+                top_p=top_p,
+                verbosity=None if verbosity is None else str(verbosity),
+                responses_api=plexus_responses_api(provider, str(merged["model_name"])),
                 temperature=_number(merged["temperature"], where, "temperature"),
                 max_tokens=_int(merged["max_tokens"], where, "max_tokens"),
                 region=None if merged["model_region"] is None else str(merged["model_region"]),
