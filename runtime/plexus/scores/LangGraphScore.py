@@ -16,21 +16,20 @@ What it does, after plexus/scores/LangGraphScore.py in Plexus (which builds a La
   last node ends the graph, applying its `edge:` output when that edge goes to `END`.
 - `END` applies the score-level `output:` (`value: classification`...), except fields an
   `END` condition has just set, and the result is `value` and `explanation`. A graph that
-  ends without a value takes the last `classification` (Plexus writes "No" there), and
-  fails if there is none.
+  ends without a value answers "No", as Plexus's predict does.
 - `model_provider` (default AzureChatOpenAI, as Plexus), `model_name`, `model_region`,
   `temperature` (0), `max_tokens` (500) and `reasoning_effort` apply to every node unless
   the node sets its own.
 - `depends_on` names scores of the same scorecard whose results this one needs; with a
   mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds.
-- `parameters.validation` checks the result's value and explanation, as Plexus does.
+- `parameters.validation` is accepted and not run: Plexus's score parameters have no such
+  field, and its check would be handed the coroutine of the async `predict` (Score.py).
 - `item:` reads the text from an attachment (TextFileInputSource, DeepgramInputSource).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -109,7 +108,6 @@ class LangGraphScore(Score):
         self.defaults = {k: data.get(k, v) for k, v in SCORE_DEFAULTS.items()}
         self.output_map = mapping(data.get("output"), source, "output")
         self.depends_on = _depends_on(data.get("depends_on"), source)
-        self.validation = _validation(data.get("parameters"), source)
         self.item = _input_source(data.get("item"), source)
         self.nodes: list[BaseNode] = []
         self.configs: list[dict[str, Any]] = []
@@ -239,22 +237,16 @@ class LangGraphScore(Score):
                     state[alias] = original
         value = state.get("value")
         if value is None:
-            value = state.get("classification")
-        if value is None:
-            raise JobError(
-                f"{self.source}: the graph ended without a value; map one in the score's "
-                "output (value: classification)"
-            )
+            # LangGraphScore.predict: a graph that sets no value answers "No".
+            value = "No"
         explanation = state.get("explanation")
         result = ScoreResult(
             value=str(value),
             explanation="" if explanation is None else str(explanation),
             confidence=_confidence(state.get("confidence")),
             cost=sum((r.cost() for r in records), Cost()),
-            trace={"score": self.kind, "nodes": [_trace(r, state) for r in records]},
+            trace={"score": self.kind, "nodes": [_trace(r) for r in records]},
         )
-        if self.validation:
-            _validate(result, self.validation, self.source)
         return result
 
     async def _run_node(
@@ -264,19 +256,23 @@ class LangGraphScore(Score):
             if isinstance(original, str) and original in state:
                 state[alias] = state[original]
         await node.execute(state, run, record)
-        # The node's own output aliasing (inside the node in Plexus, None made "No"/"").
-        for alias, original in (node.output_map or {}).items():
+        # The node's own output aliasing, inside the node in Plexus (None made "No"/""). A
+        # Classifier's subgraph reaches it only after its retries ran out (BaseNode.py wires
+        # it after the last core node); otherwise LangGraphScore's value setters apply it.
+        own_output = node.output_map if (record.exhausted or node.own_output_always) else None
+        for alias, original in (own_output or {}).items():
             if isinstance(original, str) and original in state:
                 value = state[original]
                 state[alias] = ("No" if alias == "value" else "") if value is None else value
             else:
                 state[alias] = original
-        result = {
+        # What the trace shows of the node. Plexus's store_node_result has no edge into it,
+        # so `{{node_name.classification}}` renders empty there, and so it does here.
+        record.result = {
             k: state.get(k)
             for k in ("classification", "explanation", "value", "confidence")
             if state.get(k) is not None
         }
-        state[node.name] = result
 
     def _route(
         self,
@@ -341,8 +337,8 @@ def _confidence(value: Any) -> float | None:
     return float(value) if 0 <= value <= 1 else None
 
 
-def _trace(record: NodeRecord, state: GraphState) -> dict[str, Any]:
-    own = state.get(record.name) or {}
+def _trace(record: NodeRecord) -> dict[str, Any]:
+    own = record.result
     cost = record.cost()
     entry: dict[str, Any] = {
         "node": record.name,
@@ -394,45 +390,6 @@ def dependency_holds(condition: dict[str, Any] | None, value: Any) -> bool:
     if condition is None:
         return True
     return bool(OPERATORS[condition["operator"]](str(value), str(condition["value"])))
-
-
-def _validation(parameters: Any, source: str) -> dict[str, Any] | None:
-    if not isinstance(parameters, dict) or not parameters.get("validation"):
-        return None
-    rules = parameters["validation"]
-    if not isinstance(rules, dict):
-        raise ScoreConfigError(f"{source}: parameters.validation must be a mapping")
-    for field in ("value", "explanation"):
-        for pattern in (rules.get(field) or {}).get("patterns") or []:
-            try:
-                re.compile(str(pattern))
-            except re.error as exc:
-                raise ScoreConfigError(
-                    f"{source}: parameters.validation.{field}: invalid pattern {pattern!r}: {exc}"
-                ) from None
-    return rules
-
-
-def _validate(result: ScoreResult, rules: dict[str, Any], source: str) -> None:
-    for field in ("value", "explanation"):
-        rule = rules.get(field)
-        if not rule:
-            continue
-        text = getattr(result, field) or ""
-        classes = rule.get("valid_classes")
-        if classes and text not in [str(c) for c in classes]:
-            raise JobError(f"{source}: validation: {field} {text[:100]!r} is not one of {classes}")
-        patterns = rule.get("patterns")
-        if patterns and not any(re.match(str(p), text) for p in patterns):
-            raise JobError(
-                f"{source}: validation: {field} {text[:100]!r} matches none of {patterns}"
-            )
-        if rule.get("minimum_length") is not None and len(text) < rule["minimum_length"]:
-            raise JobError(
-                f"{source}: validation: {field} is shorter than {rule['minimum_length']}"
-            )
-        if rule.get("maximum_length") is not None and len(text) > rule["maximum_length"]:
-            raise JobError(f"{source}: validation: {field} is longer than {rule['maximum_length']}")
 
 
 def _input_source(item: Any, source: str) -> Any:

@@ -49,6 +49,10 @@ class NodeRecord:
     route: str | None = None
     condition: str | None = None
     seconds: float = 0.0
+    # The node's classification, explanation, value and confidence when it finished.
+    result: dict[str, Any] = field(default_factory=dict)
+    # The node ran out of retries (Plexus's max_retries branch).
+    exhausted: bool = False
 
     def cost(self) -> Cost:
         """This node's calls as one `api_call` component, as LangGraphScore reports a node."""
@@ -101,6 +105,8 @@ class BaseNode:
     # State fields the node's GraphState declares beyond LangGraphScore.GraphState's.
     state_fields: ClassVar[tuple[str, ...]] = ()
     calls_model: ClassVar[bool] = True
+    # Whether the node's own `output:` applies inside the node on every run (see Classifier).
+    own_output_always: ClassVar[bool] = True
     # Real options this worker does not implement: option -> why (refused when set).
     refused_options: ClassVar[dict[str, str]] = {
         "batch": "batch mode pauses the graph for Plexus's batch API, which this worker does not run",
@@ -141,9 +147,8 @@ class BaseNode:
                     None if merged["reasoning_effort"] is None else str(merged["reasoning_effort"])
                 ),
             )
-            single_line = bool(
-                config.get("single_line_messages", defaults.get("single_line_messages"))
-            )
+            # Only the node's own setting: LangGraphScore does not pass the score's down.
+            single_line = bool(config.get("single_line_messages"))
             for key, role in (("system_message", "system"), ("user_message", "user")):
                 text = config.get(key)
                 if text is None or text == "":

@@ -7,15 +7,19 @@ when classes overlap ("Yes" and "Yes, but"), the longer one wins. `explanation` 
 whole completion.
 
 An answer that names no class gets Plexus's retry message, up to `maximum_retry_count`
-times (default 6); if it still names none the node fails: never a guess (Plexus would
-answer "unknown" there).
+times (default 6); if it still names none the classification is "unknown" and the
+explanation "Maximum retries reached", as in Plexus (Classifier.py, handle_max_retries).
+An empty completion is retried without being sent back (Plexus drops empty messages).
+The node's own `output:` applies inside it only on that branch (Plexus wires it after the
+max-retries node); on success LangGraphScore's value setters apply it.
+`enable_confidence` is accepted and ignored, as Plexus ignores it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from plexus.core.errors import ModelReplyError, ScoreConfigError
+from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
 
 if TYPE_CHECKING:
@@ -71,8 +75,8 @@ class Classifier(BaseNode):
     refused_options: ClassVar[dict[str, str]] = {
         **BaseNode.refused_options,
         "confidence": "confidence from token log-probabilities is not implemented by this worker",
-        "enable_confidence": "confidence from token log-probabilities is not implemented by this worker",
     }
+    own_output_always = False
 
     def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
         super().__init__(config, defaults, where)
@@ -92,7 +96,6 @@ class Classifier(BaseNode):
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         messages = self.render_messages(state)
         history: list[dict[str, str]] = []
-        last = ""
         for attempt in range(self.max_retries + 1):
             completion = await self.call_model(run, record, messages + history)
             last = completion.text or ""
@@ -106,11 +109,10 @@ class Classifier(BaseNode):
                 state["explanation"] = last.strip()
                 state["completion"] = last
                 return
-            history += [
-                {"role": "assistant", "content": last or "(empty)"},
-                {"role": "user", "content": self.retry_message(attempt + 1)},
-            ]
-        raise ModelReplyError(
-            f"{self.where}: the model answered {last.strip()[-200:]!r}, which names none of "
-            f"{self.valid_classes} ({self.max_retries + 1} attempts)"
-        )
+            if last.strip():
+                history.append({"role": "assistant", "content": last})
+            history.append({"role": "user", "content": self.retry_message(attempt + 1)})
+        state["classification"] = "unknown"
+        state["explanation"] = "Maximum retries reached"
+        state["completion"] = None
+        record.exhausted = True
