@@ -1,4 +1,5 @@
-"""`Generator`: the model's completion as it is, in `completion` and `explanation`.
+"""`Generator`: the model's completion as it is, in `completion`; `explanation` is cleared
+(None), as Plexus's Generator leaves it.
 
 An empty completion is asked again up to `maximum_retry_count` times (default 1, as
 Plexus); still empty, the node fails (Plexus would store an error text as the completion).
@@ -30,7 +31,8 @@ class Generator(BaseNode):
         for _ in range(self.max_retries + 1):
             completion = await self.call_model(run, record, messages)
             if completion.text and completion.text.strip():
-                state.update(completion=completion.text, explanation=completion.text)
+                # Plexus's Generator clears `explanation` and never sets it (Generator.py).
+                state.update(completion=completion.text, explanation=None)
                 return
         raise ModelReplyError(
             f"{self.where}: the model returned an empty completion ({self.max_retries + 1} attempts)"

@@ -3,7 +3,8 @@
 `input.text` is the text; `input.metadata` is the item's metadata plus every state field
 (earlier nodes' classifications, explanations and output aliases), as Plexus merges them.
 The result's `value` becomes `classification` and `value`, its
-`metadata["explanation"]` (or `explanation`) the explanation, and its other metadata keys
+`metadata["explanation"]` the explanation (as in Plexus, `Score.Result(explanation=...)`
+is not read), and its other metadata keys
 state fields. Returning None leaves the state as it was.
 """
 
@@ -50,7 +51,9 @@ class LogicalClassifier(BaseNode):
             return
         metadata = dict(getattr(result, "metadata", None) or {})
         value = getattr(result, "value", None)
-        explanation = metadata.get("explanation", getattr(result, "explanation", None))
+        # Plexus reads only metadata["explanation"] (LogicalClassifier.py); the result's own
+        # explanation argument is not used.
+        explanation = metadata.get("explanation")
         state.update(classification=value, value=value, explanation=explanation)
         for key, item in metadata.items():
             if key != "explanation":

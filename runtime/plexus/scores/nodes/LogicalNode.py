@@ -3,18 +3,24 @@
 `context` holds `state` (with `model_dump()` and attribute access), `text`, `metadata`
 (the item's metadata plus every state field) and `parameters`. A dict it returns updates
 the state, through `output_mapping` (state field -> result key) when given; anything else
-goes to the one `output_mapping` field, or to `result`. An exception fails the node
-(Plexus logs it and goes on as if the node had not run).
+goes to the one `output_mapping` field, or to `result`. An exception raised by the function
+is logged and the graph goes on as if the node had not run, as in Plexus (LogicalNode.py);
+the trace names the error.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
+
+from plexus.core.errors import JobError
 
 from plexus.core.errors import ScoreConfigError
 from plexus.scores.code import call, compile_function
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, mapping
 from plexus.scores.nodes.LogicalClassifier import merged_metadata
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from plexus.scores.LangGraphScore import GraphState
@@ -46,7 +52,13 @@ class LogicalNode(BaseNode):
             "metadata": merged_metadata(state),
             "parameters": Score.Parameters(**self.config),
         }
-        result = call(self.function, self.where, context)
+        try:
+            result = call(self.function, self.where, context)
+        except JobError as exc:
+            log.warning("%s", exc)
+            run.progress(f"{exc} (ignored, as Plexus does)")
+            record.result = {"error": str(exc)}
+            return
         if isinstance(result, dict):
             if self.output_mapping:
                 for field, key in self.output_mapping.items():

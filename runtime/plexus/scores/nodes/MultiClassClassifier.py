@@ -3,8 +3,10 @@
 Plexus's parser: a class (lower case) found in the completion's last words (first words with
 `parse_from_start`), else anywhere in it, else, with `fuzzy_match`, the class whose rapidfuzz
 partial_ratio/ratio against the completion is best if it reaches `fuzzy_match_threshold`
-(0-1, default 0.8). No class after `maximum_retry_count` attempts (default 3) fails the
-node (Plexus would answer "unknown"). `explanation` is the class itself unless
+(0-1, default 0.8). No class after `maximum_retry_count` attempts (default 3) is
+"unknown", "Maximum retries reached", as in Plexus. As Plexus does, the system message is
+rendered with no variables, and a completion already in the state (an earlier Classifier's
+or Generator's) is parsed first, before any call. `explanation` is the class itself unless
 `explanation_message` asks the model for one in a second call.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from plexus.core.errors import ModelReplyError, ScoreConfigError
+from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
 
 if TYPE_CHECKING:
@@ -73,12 +75,28 @@ class MultiClassClassifier(BaseNode):
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
+    def first_messages(self, state: GraphState) -> list[dict[str, str]]:
+        """Plexus's opening turns: the system message formatted with no variables (its
+        template object goes into the prompt as it is), the user message with the state."""
+        if len(self.prompts) < 2:
+            # Plexus indexes messages[1] (an IndexError there): this worker sends the one it has.
+            return self.render_messages(state)
+        (_, system), (_, user) = self.prompts[:2]
+        return [
+            {"role": "system", "content": system.render({})},
+            {"role": "user", "content": user.render(dict(state))},
+        ]
+
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
-        history = self.render_messages(state)
-        last = ""
+        history = self.first_messages(state)
+        # Plexus parses the completion already in the state (an earlier node's) before it
+        # calls the model (MultiClassClassifier.py, use_existing_completion).
+        existing = state.get("completion")
         for attempt in range(self.max_retries):
-            completion = await self.call_model(run, record, history)
-            last = completion.text or ""
+            if attempt == 0 and existing is not None:
+                last = str(existing)
+            else:
+                last = (await self.call_model(run, record, history)).text or ""
             value = parse_multi_class(
                 last, self.valid_classes, self.parse_from_start, self.fuzzy_match, self.threshold
             )
@@ -92,7 +110,7 @@ class MultiClassClassifier(BaseNode):
                 return
             history = [
                 *history,
-                {"role": "assistant", "content": last or "(empty)"},
+                {"role": "assistant", "content": last},
                 {
                     "role": "user",
                     "content": (
@@ -102,7 +120,8 @@ class MultiClassClassifier(BaseNode):
                     ),
                 },
             ]
-        raise ModelReplyError(
-            f"{self.where}: the model answered {last.strip()[-200:]!r}, which names none of "
-            f"{self.valid_classes} ({self.max_retries} attempts)"
+        state.update(
+            classification="unknown",
+            explanation="Maximum retries reached",
+            retry_count=self.max_retries,
         )

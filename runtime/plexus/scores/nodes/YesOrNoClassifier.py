@@ -1,17 +1,18 @@
 """`YesOrNoClassifier` (Plexus marks it legacy; `Classifier` with Yes/No replaces it).
 
 The completion's words are scanned from the end (or the start, `parse_from_start`) for
-"yes" or "no"; the classification is lower case, as Plexus's. `{{retry_feedback}}` in a
-prompt carries Plexus's retry text on later attempts. A completion with neither word after
-`maximum_retry_count` attempts (default 3) fails the node (Plexus would answer "unknown").
-`explanation_message` asks the model for an explanation in a second call.
+"yes" or "no"; the classification is lower case, as Plexus's. A completion with neither
+word is "unknown" after that one call, as in Plexus (which retries, up to
+`maximum_retry_count`, only a call that raises; `{{retry_feedback}}` renders empty).
+`explanation_message` asks the model for an explanation in a second call, in Plexus's form:
+the prompt flattened into one user message, the lower-case answer, the follow-up.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from plexus.core.errors import ModelReplyError, ScoreConfigError
+from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
 
 if TYPE_CHECKING:
@@ -43,29 +44,32 @@ class YesOrNoClassifier(BaseNode):
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
+    def flattened_prompt(self, state: GraphState) -> str:
+        """The node's prompt as Plexus's explanation call sends it: one user message,
+        "System: ...\nHuman: ..." (ChatPromptTemplate.format), rendered with `text` only."""
+        names = {"system": "System", "user": "Human"}
+        text = {"text": state.get("text")}
+        return "\n".join(f"{names[role]}: {prompt.render(text)}" for role, prompt in self.prompts)
+
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
-        last = ""
-        for attempt in range(self.max_retries):
-            feedback = (
-                f'You responded with {last}, but we need a "Yes" or a "No". Please try again. '
-                f"This is attempt {attempt + 1} of {self.max_retries}."
-                if attempt
-                else ""
-            )
-            messages = self.render_messages(state, {"retry_feedback": feedback})
-            completion = await self.call_model(run, record, messages)
-            last = completion.text or ""
-            value = parse_yes_or_no(last, self.parse_from_start)
-            if value is None:
-                continue
-            explanation = last
-            if self.explanation_prompt is not None:
-                explanation = await self.explain(
-                    self.explanation_prompt, state, run, record, messages, value, value
-                )
-            state.update(classification=value, explanation=explanation, retry_count=attempt)
+        # Plexus retries only when the model call raises; an answer with neither word is
+        # "unknown" at once (YesOrNoClassifier.py). A failed call fails the job here (README).
+        messages = self.render_messages(state, {"retry_feedback": ""})
+        completion = await self.call_model(run, record, messages)
+        last = completion.text or ""
+        value = parse_yes_or_no(last, self.parse_from_start)
+        if value is None:
+            state.update(classification="unknown", explanation=last, retry_count=0)
             return
-        raise ModelReplyError(
-            f"{self.where}: the model answered {last.strip()[-200:]!r}, neither yes nor no "
-            f"({self.max_retries} attempts)"
-        )
+        explanation = last
+        if self.explanation_prompt is not None:
+            follow_up = self.explanation_prompt.render(
+                {**state, "classification": value, "explanation": last}
+            )
+            conversation = [
+                {"role": "user", "content": self.flattened_prompt(state)},
+                {"role": "assistant", "content": value},
+                {"role": "user", "content": follow_up},
+            ]
+            explanation = (await self.call_model(run, record, conversation)).text
+        state.update(classification=value, explanation=explanation, retry_count=0)

@@ -14,10 +14,10 @@ SUPPORTED_NODES = (
     "FuzzyMatchClassifier",
     "LogicalClassifier",
     "LogicalNode",
+    "BeforeAfterSlicer",
 )
 # Real Plexus node classes this worker does not run, and why.
 REFUSED_NODES = {
-    "BeforeAfterSlicer": "not implemented by this worker yet",
     "ContextExtractor": "not implemented by this worker yet",
     "FuzzyMatchExtractor": "not implemented by this worker yet",
     "NumericClassifier": "not implemented by this worker yet",
