@@ -173,6 +173,8 @@ CASES: list[Case] = [
          ["No", "Yes"]),
     Case("three_nodes_linear", f"{DOC} (a chain of classifiers)",
          score(classifier("a") + classifier("b") + classifier("c")), ["Yes", "No", "Yes"]),
+    Case("history_leak_between_classifiers", "Classifier.py:576,652,819 (history leaks to the next node)",
+         score(classifier("first") + classifier("second")), ["maybe", "Yes", "unclear", "No"]),
     # YesOrNoClassifier ------------------------------------------------------------------------
     Case("yesorno_yes", "plexus/scores/nodes/YesOrNoClassifier.py",
          score("  - name: yn\n    class: YesOrNoClassifier\n    system_message: Judge calls.\n"
@@ -195,6 +197,13 @@ CASES: list[Case] = [
     Case("multiclass_after_classifier", "MultiClassClassifier.py:158-160 (previous completion)",
          score(classifier("first") + "  - name: mc\n    class: MultiClassClassifier\n    valid_classes: [Billing, Cancel, Other]\n"
                "    system_message: Topic.\n    user_message: \"{{text}}\"\n"), ["Yes", "Cancel"]),
+    Case("multiclass_existing_completion_parses", "MultiClassClassifier.py:158-160 (no call)",
+         score(classifier("first") + "  - name: mc\n    class: MultiClassClassifier\n    valid_classes: [Billing, Cancel, Other]\n"
+               "    system_message: Topic.\n    user_message: \"{{text}}\"\n"), ["Cancel? Yes"]),
+    Case("multiclass_retries_exhausted", "MultiClassClassifier.py (Maximum retries reached)",
+         score("  - name: mc\n    class: MultiClassClassifier\n    valid_classes: [Billing, Cancel]\n"
+               "    maximum_retry_count: 2\n    system_message: Topic.\n    user_message: \"{{text}}\"\n"),
+         ["none", "neither"]),
     Case("multiclass_fuzzy", "MultiClassClassifier.py fuzzy_match",
          score("  - name: mc\n    class: MultiClassClassifier\n    valid_classes: [Billing, Cancellation, Other]\n"
                "    fuzzy_match: true\n    fuzzy_match_threshold: 0.7\n"

@@ -51,6 +51,7 @@ class FakeModel:
 
     def __init__(self) -> None:
         self._scripts: dict[str, Script] = {}
+        self._current = ""
         self._lock = threading.Lock()
         handler = _handler(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -68,12 +69,22 @@ class FakeModel:
         with self._lock:
             self._scripts[case] = Script([Reply.of(r) for r in replies])
 
+    # Requests under `<base>/c/current/v1` go to the case set here: one client (and one
+    # connection) can then serve many cases run one after another.
+    CURRENT = "current"
+
+    def select(self, case: str) -> None:
+        with self._lock:
+            self._current = case
+
     def requests(self, case: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._scripts[case].requests) if case in self._scripts else []
 
     def take(self, case: str, path: str, body: Any) -> Reply | None:
         with self._lock:
+            if case == self.CURRENT:
+                case = self._current
             script = self._scripts.setdefault(case, Script([]))
             script.requests.append({"path": path, "body": body})
             return script.replies.pop(0) if script.replies else None
@@ -144,6 +155,9 @@ def _response(reply: Reply, model: str) -> dict[str, Any]:
 def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes; without this, Nagle's algorithm and the
+        # client's delayed ACK hold each reply back ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass

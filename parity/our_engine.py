@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from parity.fake_model import FakeModel
+    from plexus.scores.providers import Models
+    from plexus.scores.run import ScoringSettings
 
 AZURE_VERSION = "2024-10-21"
 
 
-async def run_case(case: dict[str, Any], base_url: str, azure_base: str) -> dict[str, Any]:
-    from plexus.core.errors import JobFailure
-    from plexus.scores.config import load_yaml, score_from_mapping
-    from plexus.scores.run import Run, ScoringSettings
-    from plexus.scores.scorecard import score_with_dependencies
+def settings_for(base_url: str, azure_base: str) -> ScoringSettings:
+    """The engine's settings with every provider pointed at the fake model."""
     from plexus.core.settings import Secret
+    from plexus.scores.run import ScoringSettings
 
-    out: dict[str, Any] = {"id": case["id"]}
-    settings = ScoringSettings(
+    return ScoringSettings(
         openai_api_key=Secret("sk-parity"),
         openai_base_url=base_url,
         azure_api_key=Secret("azure-parity"),
@@ -24,7 +26,21 @@ async def run_case(case: dict[str, Any], base_url: str, azure_base: str) -> dict
         azure_api_version=AZURE_VERSION,
         model_max_retries=0,
     )
-    run = Run.create(settings)
+
+
+async def run_case(
+    case: dict[str, Any], base_url: str, azure_base: str, models: Models | None = None
+) -> dict[str, Any]:
+    """The case's outcome. `models` may be shared by many runs, as the worker shares it;
+    by default the run has its own, closed at the end."""
+    from plexus.core.errors import JobFailure
+    from plexus.scores.config import load_yaml, score_from_mapping
+    from plexus.scores.run import Run
+    from plexus.scores.scorecard import score_with_dependencies
+
+    out: dict[str, Any] = {"id": case["id"]}
+    settings = settings_for(base_url, azure_base)
+    run = Run.create(settings) if models is None else Run(settings, models)
     try:
         data = load_yaml(case["config"], case["id"])
         score = score_from_mapping(data, case["id"])
@@ -35,7 +51,8 @@ async def run_case(case: dict[str, Any], base_url: str, azure_base: str) -> dict
         out["failed"] = f"{type(exc).__name__}: {exc}"
         return out
     finally:
-        await run.models.close()
+        if models is None:
+            await run.models.close()
     cost = result.cost.to_json()
     out.update(
         value=result.value,
@@ -51,3 +68,30 @@ async def run_case(case: dict[str, Any], base_url: str, azure_base: str) -> dict
         cost=cost,
     )
     return out
+
+
+class SharedEngine:
+    """Many cases, one after another, on one event loop and one set of model clients
+    (what keeps the golden test fast: a client costs ~0.25 s to create)."""
+
+    def __init__(self, server: FakeModel) -> None:
+        from plexus.scores.providers import Models
+
+        self.server = server
+        self.base_url = server.base_url(server.CURRENT)
+        self.azure_base = f"{server.base}/c/{server.CURRENT}"
+        self.loop = asyncio.new_event_loop()
+        self.models = Models(settings_for(self.base_url, self.azure_base))
+
+    def run(self, case: dict[str, Any], key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The case's outcome and the requests it sent, its replies served under `key`."""
+        self.server.script(key, case["replies"])
+        self.server.select(key)
+        outcome = self.loop.run_until_complete(
+            run_case(case, self.base_url, self.azure_base, self.models)
+        )
+        return outcome, self.server.requests(key)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.models.close())
+        self.loop.close()

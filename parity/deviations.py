@@ -1,0 +1,49 @@
+"""Where this engine answers differently from the real Plexus on purpose, case by case.
+
+Each entry names the compared fields that may differ, what this engine must give on them,
+and the README row (Scores, "Where this worker differs from Plexus") that says why. Every
+other compared field must equal the golden file's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CRASH_ROW = "a graph Plexus cannot run"
+TOKENS_ROW = "token counts when a LogicalNode comes first"
+LEAK_ROW = "retry history between nodes"
+
+ALL_RESULT_FIELDS = ("failed", "value", "explanation", "path", "requests", "calls", "tokens", "cost")
+
+DEVIATIONS: dict[str, dict[str, Any]] = {
+    "input_mapping": {
+        "fields": ALL_RESULT_FIELDS,
+        "ours": {"failed": False, "value": "No", "path": ["first", "second"], "calls": 2},
+        "row": CRASH_ROW,
+    },
+    "input_mapping_text": {
+        "fields": ALL_RESULT_FIELDS,
+        "ours": {"failed": False, "value": "Yes", "path": ["judge"], "calls": 1},
+        "row": CRASH_ROW,
+    },
+    "multiclass_no_system": {
+        "fields": ALL_RESULT_FIELDS,
+        "ours": {"failed": False, "value": "Cancel", "path": ["mc"], "calls": 1},
+        "row": CRASH_ROW,
+    },
+    "logical_first_then_classifier": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TOKENS_ROW,
+    },
+    "logicalnode_raises": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TOKENS_ROW,
+    },
+    "history_leak_between_classifiers": {
+        "fields": ("requests",),
+        "ours": {"calls": 4, "value": "No"},
+        "row": LEAK_ROW,
+    },
+}
