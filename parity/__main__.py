@@ -37,7 +37,11 @@ def _plexus_commit(checkout: Path) -> dict[str, str]:
         ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     version_file = checkout / "plexus" / "_version.py"
-    version = version_file.read_text().split("=")[-1].strip().strip("\"'") if version_file.exists() else ""
+    version = (
+        version_file.read_text().split("=")[-1].strip().strip("\"'")
+        if version_file.exists()
+        else ""
+    )
     if not commit:
         raise SystemExit(f"{checkout} is not a git checkout of Plexus (git worktree add it)")
     return {"commit": commit, "version": version}
@@ -79,7 +83,9 @@ def run_real(cases: list[Case], checkout: Path, python: str, server: FakeModel) 
             outcomes[outcome["id"]] = outcome
     if proc.returncode != 0 or len(outcomes) != len(cases):
         sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"the real engine stopped (exit {proc.returncode}) after {len(outcomes)} cases")
+        raise SystemExit(
+            f"the real engine stopped (exit {proc.returncode}) after {len(outcomes)} cases"
+        )
     return outcomes
 
 
@@ -146,7 +152,9 @@ def compare(args: argparse.Namespace) -> int:
             rows.append((case.id, diff))
             if args.verbose:
                 for f in diff:
-                    print(f"--- {case.id}.{f}\n plexus: {golden['view'][f]!r}\n ours:   {ours[f]!r}")
+                    print(
+                        f"--- {case.id}.{f}\n plexus: {golden['view'][f]!r}\n ours:   {ours[f]!r}"
+                    )
     _table(rows)
     return 0
 

@@ -39,7 +39,9 @@ def request_view(request: dict[str, Any]) -> dict[str, Any]:
     return {"endpoint": request.get("path"), "messages": shown, "params": body}
 
 
-def view(outcome: dict[str, Any], requests: list[dict[str, Any]], nodes: list[str]) -> dict[str, Any]:
+def view(
+    outcome: dict[str, Any], requests: list[dict[str, Any]], nodes: list[str]
+) -> dict[str, Any]:
     failed = bool(
         outcome.get("crash")
         or outcome.get("failed")

@@ -13,7 +13,16 @@ CRASH_ROW = "a graph Plexus cannot run"
 TOKENS_ROW = "token counts when a LogicalNode comes first"
 LEAK_ROW = "retry history between nodes"
 
-ALL_RESULT_FIELDS = ("failed", "value", "explanation", "path", "requests", "calls", "tokens", "cost")
+ALL_RESULT_FIELDS = (
+    "failed",
+    "value",
+    "explanation",
+    "path",
+    "requests",
+    "calls",
+    "tokens",
+    "cost",
+)
 
 DEVIATIONS: dict[str, dict[str, Any]] = {
     "input_mapping": {

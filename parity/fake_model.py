@@ -159,7 +159,7 @@ def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
         # client's delayed ACK hold each reply back ~40 ms.
         disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
@@ -170,7 +170,7 @@ def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:

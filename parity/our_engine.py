@@ -45,7 +45,11 @@ async def run_case(
         data = load_yaml(case["config"], case["id"])
         score = score_from_mapping(data, case["id"])
         name = score.name or "score"
-        item = {"id": "parity", "text": case.get("text", ""), "metadata": case.get("metadata") or {}}
+        item = {
+            "id": "parity",
+            "text": case.get("text", ""),
+            "metadata": case.get("metadata") or {},
+        }
         result = (await score_with_dependencies({name: score}, name, item, run))[name]
     except (JobFailure, ValueError) as exc:
         out["failed"] = f"{type(exc).__name__}: {exc}"

@@ -65,8 +65,11 @@ def test_score_from_a_scorecard_file_runs_dependencies_first(openai, tmp_path: P
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert (report["score"], report["value"]) == ("Score B", "Low")
-    assert report["dependencies"]["Score A"]["value"] == "High"
+    # Plexus's test scorecard maps no value, so each score answers "No", as Plexus's does
+    # (parity case no_score_output); Score A ran first, and Score B saw its result.
+    assert (report["score"], report["value"]) == ("Score B", "No")
+    assert report["dependencies"]["Score A"]["value"] == "No"
+    assert [n["classification"] for n in report["nodes"]] == ["Low"]
 
 
 def test_item_json_with_metadata_and_errors_on_stderr(openai, tmp_path: Path):

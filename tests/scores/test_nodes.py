@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from plexus.core.errors import ModelReplyError
 from plexus.scores import parse_score_config
 from tests.scores.conftest import score_text
 
@@ -39,7 +38,7 @@ def test_classifier_parses_like_plexus_and_retries_an_answer_without_a_class(sco
     assert result.cost.llm_calls == 2
 
 
-def test_classifier_never_guesses(scoring, openai):
+def test_classifier_answers_unknown_after_its_retries_as_plexus(scoring, openai):
     score = graph(
         """
   - name: tone
@@ -47,13 +46,13 @@ def test_classifier_never_guesses(scoring, openai):
     valid_classes: ["Yes", "No"]
     maximum_retry_count: 2
     user_message: "{{ text }}"
-"""
+""",
+        "output:\n  value: classification\n  explanation: explanation\n",
     )
     openai.set_default(lambda body: "Maybe, it depends.")
-    with pytest.raises(
-        ModelReplyError, match=r"node 'tone' .*'Maybe, it depends.', which names none"
-    ):
-        score_text(score, scoring, "x")
+    result = score_text(score, scoring, "x")
+    # Plexus's handle_max_retries (parity case classifier_retries_exhausted).
+    assert (result.value, result.explanation) == ("unknown", "Maximum retries reached")
     assert len(openai.requests) == 3
 
 
@@ -65,7 +64,8 @@ def test_classifier_parse_from_start_takes_the_first_class(scoring, openai):
     valid_classes: ["Yes", "No"]
     parse_from_start: true
     user_message: "{{ text }}"
-"""
+""",
+        "output:\n  value: classification\n  explanation: explanation\n",
     )
     openai.reply("Yes. It was not a No at all.")
     assert score_text(score, scoring, "x").value == "Yes"
@@ -77,14 +77,28 @@ def test_yes_or_no_classifier_reads_the_last_yes_or_no(scoring, openai):
   - name: greeted
     class: YesOrNoClassifier
     user_message: "Greeted? {{ text }} {{ retry_feedback }}"
-"""
+""",
+        "output:\n  value: classification\n  explanation: explanation\n",
     )
-    openai.reply("Hard to say.")
     openai.reply("No greeting at first, but then... yes!")
     result = score_text(score, scoring, "Agent: hi")
     assert result.value == "yes"  # lower case, as Plexus's YesOrNoClassifier
-    second = openai.requests[1]["body"]["messages"][0]["content"]
-    assert 'You responded with Hard to say., but we need a "Yes" or a "No".' in second
+    assert openai.requests[0]["body"]["messages"][0]["content"] == "Greeted? Agent: hi "
+
+
+def test_yes_or_no_classifier_without_either_word_is_unknown_after_one_call(scoring, openai):
+    score = graph(
+        """
+  - name: greeted
+    class: YesOrNoClassifier
+    user_message: "Greeted? {{ text }}"
+""",
+        "output:\n  value: classification\n  explanation: explanation\n",
+    )
+    openai.reply("Hard to say.")
+    result = score_text(score, scoring, "Agent: hi")
+    assert (result.value, result.explanation) == ("unknown", "Hard to say.")
+    assert len(openai.requests) == 1
 
 
 def test_multi_class_classifier_fuzzy_match_and_explanation_message(scoring, openai):
@@ -96,7 +110,8 @@ def test_multi_class_classifier_fuzzy_match_and_explanation_message(scoring, ope
     fuzzy_match: true
     explanation_message: "Why {{ classification }}?"
     user_message: "{{ text }}"
-"""
+""",
+        "output:\n  value: classification\n  explanation: explanation\n",
     )
     openai.reply("gren")
     openai.reply("Because the leaves are that colour.")
@@ -145,7 +160,7 @@ def test_generator_passes_its_completion_on(scoring, openai):
     class: LogicalClassifier
     code: |
       def score(parameters, input):
-          summary = input.metadata["summary"]["explanation"]
+          summary = input.metadata["completion"]
           return Score.Result(parameters=parameters, value="Long" if len(summary) > 10 else "Short",
                               metadata={"explanation": summary})
 """

@@ -29,7 +29,9 @@ def test_dashboard_score_classifier_then_logical_classifier(scoring, openai):
     assert f"<transcript>\n{TRANSCRIPT}\n</transcript>" in user["content"]
     assert "{" not in user["content"]
     assert request["body"]["model"] == "gpt-4o-mini"
-    assert request["body"]["temperature"] == 0 and request["body"]["max_tokens"] == 500
+    # As Plexus's ChatOpenAI sends them (LangChainUser.py, langchain-openai 0.3.35).
+    assert request["body"]["temperature"] == 0 and request["body"]["max_completion_tokens"] == 500
+    assert request["body"]["top_p"] == 0.03
     assert [(n["node"], n["route"]) for n in result.routes] == [
         ("misrepresentation_analysis", "final_classification"),
         ("final_classification", "END"),
@@ -53,8 +55,14 @@ def test_dashboard_score_none_is_compliant(scoring, openai):
 
 
 def _scorecard(name: str):
+    """A Plexus test scorecard whose scores map their classification to the value: as
+    written they set none, and Plexus answers "No" for each (parity case no_score_output);
+    these tests are about dependencies."""
     loaded = load_yaml(data(name), name)
-    return parse_scorecard(scorecard_scores(loaded), name)
+    entries = scorecard_scores(loaded)
+    for entry in entries:
+        entry.setdefault("output", {"value": "classification", "explanation": "explanation"})
+    return parse_scorecard(entries, name)
 
 
 def test_linear_dependency_chain_scores_dependencies_first(scoring, openai):

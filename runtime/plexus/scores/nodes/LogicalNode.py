@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from plexus.core.errors import JobError
-
-from plexus.core.errors import ScoreConfigError
+from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores.code import call, compile_function
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, mapping
 from plexus.scores.nodes.LogicalClassifier import merged_metadata
