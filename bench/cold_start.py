@@ -61,16 +61,16 @@ EAGER_IMPORTS = [
     "plexus.scores.LLMClassifier",
     "plexus.scores.KeywordClassifier",
     "plexus.scores.providers",
-    "plexus.model_store",
-    "plexus.content",
-    "plexus.attachments",
+    "plexus.clients.model_store",
+    "plexus.clients.content",
+    "plexus.clients.attachments",
 ]
 EAGER_HANDLER = (
     "import os\n"
     'os.environ.setdefault("MPLCONFIGDIR", "/tmp/matplotlib")\n'
     'os.environ.setdefault("HOME", "/tmp")\n'
     + "".join(f"import {m}  # noqa: F401\n" for m in EAGER_IMPORTS)
-    + "from plexus.lambda_entry import handle\n\n\ndef handler(event, context):\n"
+    + "from plexus.aws_lambda.entry import handle\n\n\ndef handler(event, context):\n"
     "    return handle(event, context)\n"
 )
 
@@ -88,7 +88,7 @@ def first_response(folder: Path, env: dict[str, str], event: bytes) -> float:
 def import_time(pythonpath: Path, runs: int, code: str | None = None) -> float:
     """Median seconds of `python -S -c "import <everything>"` (or `code`) with only
     `pythonpath` to import from (-S: not even the venv's site-packages)."""
-    code = code or "import " + ", ".join(["plexus.lambda_entry", *EAGER_IMPORTS])
+    code = code or "import " + ", ".join(["plexus.aws_lambda.entry", *EAGER_IMPORTS])
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
     times = []
     for _ in range(runs):
@@ -141,7 +141,7 @@ def read_only_copies(root: Path) -> tuple[Path, Path]:
     plain, compiled = root / "plain", root / "compiled"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(sysconfig.get_paths()["purelib"], plain, ignore=ignore, symlinks=True)
-    shutil.copytree(ROOT / "plexus", plain / "plexus", ignore=ignore)
+    shutil.copytree(ROOT / "runtime" / "plexus", plain / "plexus", ignore=ignore)
     # Hard links: the sources are the same bytes; compileall adds __pycache__ beside them.
     subprocess.run(["cp", "-al", str(plain), str(compiled)], check=True)
     subprocess.run(

@@ -60,7 +60,9 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "plexus" / "local" / "schema.graphql"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[1] / "local_api" / "plexus" / "local" / "schema.graphql"
+)
 DEFAULT_LIMIT = 100
 UNAUTHORIZED = {
     "errors": [

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from _services import LLM_YAML, machine, services, table, verdict
 
-from plexus.api_client import PlexusApi
-from plexus.claim import utc_iso
-from plexus.processor import DrainSummary, JobOutcome, JobProcessor
-from plexus.settings import load_settings
+from plexus.clients.plexus_api import PlexusApi
+from plexus.core.settings import load_settings
+from plexus.worker.claim import utc_iso
+from plexus.worker.processor import DrainSummary, JobOutcome, JobProcessor
 
 MISS_TARGET, HIT_TARGET = 6, 4
 HISTORY, PENDING = 10_000, 5

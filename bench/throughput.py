@@ -65,9 +65,9 @@ DRAIN_FIELDS = ("listAccountByKey", "listScoringJobByAccountId")
 
 async def drain(account_key: str, concurrency: int, executor: Executor | None = None) -> int:
     """One JobProcessor.drain of the account; `executor` becomes the loop's default one."""
-    from plexus.api_client import PlexusApi
-    from plexus.processor import JobProcessor
-    from plexus.settings import load_settings
+    from plexus.clients.plexus_api import PlexusApi
+    from plexus.core.settings import load_settings
+    from plexus.worker.processor import JobProcessor
 
     if executor is not None:
         asyncio.get_running_loop().set_default_executor(executor)

@@ -28,7 +28,7 @@ let
     name = "plexus-push";
     runtimeInputs = [ pkgs.skopeo ];
     text = ''
-      exec ${py.env}/bin/plexus-lambda push ${lib.escapeShellArgs archives} "$@"
+      exec ${py.toolingEnv}/bin/plexus-lambda push ${lib.escapeShellArgs archives} "$@"
     '';
   };
 

@@ -21,7 +21,7 @@ in
   # (the same blobs) plus at most two, entrypoint/command/env as Lambda needs them, no
   # hardlinks, every parent directory in its layer, one architecture.
   image-contract = pkgs.runCommand "plexus-image-contract" { } ''
-    ${py.env}/bin/python -m plexus.tooling.image_contract \
+    ${py.toolingEnv}/bin/python -m plexus.tooling.image_contract \
       --base ${images.images.base.layout} \
       ${
         lib.escapeShellArgs (lib.mapAttrsToList (name: image: "${name}=${image.layout}") functionImages)
@@ -52,6 +52,8 @@ in
         (root + "/nix")
         (root + "/.github") # tests/tooling/test_push_workflow.py lints the workflow
         (withoutBytecode (root + "/plexus"))
+        (withoutBytecode (root + "/runtime"))
+        (withoutBytecode (root + "/local_api"))
         (withoutBytecode (root + "/tests"))
         (withoutBytecode (root + "/lambda_functions"))
       ];

@@ -110,12 +110,12 @@ let
       '';
     };
 
-  # The converter is stdlib Python run by the environment's interpreter, so its zlib (and so
+  # The converter is stdlib Python run by the images' interpreter, so its zlib (and so
   # every layer digest) is the one nixpkgs pins.
   mkLayout =
     name: archive: base:
     pkgs.runCommand "lambda-${name}-layout" { } ''
-      ${py.env}/bin/python -m plexus.tooling.image_layout ${archive} $out \
+      ${py.toolingEnv}/bin/python -m plexus.tooling.image_layout ${archive} $out \
         ${if base == null then "" else "--base ${base}"}
     '';
 

@@ -6,11 +6,11 @@
   env,
 }:
 let
-  # Modules the handler and the tools import beyond the top-level ones.
+  # Modules the handler imports beyond the top-level ones.
   imports = [
-    "plexus.lambda_entry"
-    "plexus.cli"
-    "plexus.tooling.image_contract"
+    "plexus.aws_lambda.entry"
+    "plexus.cli.work"
+    "plexus.cli.score"
     # TactusScore's runtime, as a Tactus job loads it (tactus, dspy, litellm, lupa's Lua).
     "plexus.scores.TactusScore"
     "plexus.scores.tactus_runtime"

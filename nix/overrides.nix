@@ -42,21 +42,32 @@ let
       '';
     });
 
-    # Only what the wheel build reads (hatchling wants the README for the metadata), so that
-    # editing tests or docs does not rebuild the environment and the images.
-    plexus = prev.plexus.overrideAttrs (_: {
+    # The workspace's own distributions, each from only what its wheel build reads (hatchling
+    # wants the README for the metadata), so that editing tests, docs or another member does
+    # not rebuild the image's environment.
+    plexus = fromFiles prev.plexus (root + "/runtime") [ (root + "/runtime/plexus") ];
+    plexus-local-api = fromFiles prev.plexus-local-api (root + "/local_api") [
+      (root + "/local_api/plexus")
+    ];
+    plexus-lambda = fromFiles prev.plexus-lambda root [ (root + "/plexus/tooling") ];
+  };
+
+  fromFiles =
+    package: dir: sources:
+    package.overrideAttrs (_: {
       src = lib.fileset.toSource {
-        inherit root;
-        fileset = lib.fileset.unions [
-          (root + "/pyproject.toml")
-          (root + "/README.md")
-          (lib.fileset.difference (root + "/plexus") (
-            lib.fileset.fileFilter (file: file.hasExt "pyc") (root + "/plexus")
-          ))
-        ];
+        root = dir;
+        fileset = lib.fileset.unions (
+          [
+            (dir + "/pyproject.toml")
+            (dir + "/README.md")
+          ]
+          ++ map (
+            source: lib.fileset.difference source (lib.fileset.fileFilter (file: file.hasExt "pyc") source)
+          ) sources
+        );
       };
     });
-  };
 
   # Bytecode. Lambda's file system is read-only, so a module without a valid .pyc is compiled
   # again at every cold start. pyproject.nix's configure hook sets UV_COMPILE_BYTECODE=1, so

@@ -26,25 +26,30 @@ let
         ]
       );
 
-  # plexus installed in editable mode from the checkout ($REPO_ROOT is set by the dev shell).
+  # The workspace's three distributions installed in editable mode from the checkout
+  # ($REPO_ROOT is set by the dev shell). An editable build only reads the metadata (hatchling
+  # puts the member's folder on sys.path), so it is not rebuilt on every edit.
+  editable =
+    final: name: dir:
+    final.${name}.overrideAttrs (old: {
+      src = lib.fileset.toSource {
+        root = dir;
+        fileset = lib.fileset.unions [
+          (dir + "/pyproject.toml")
+          (dir + "/README.md")
+        ];
+      };
+      # hatchling builds editables with the `editables` package (what its
+      # get_requires_for_build_editable adds, PEP 660); under Nix it must be declared.
+      nativeBuildInputs = old.nativeBuildInputs ++ final.resolveBuildSystem { editables = [ ]; };
+    });
   editableSet = pythonSet.overrideScope (
     lib.composeManyExtensions [
       (workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; })
       (final: prev: {
-        plexus = prev.plexus.overrideAttrs (old: {
-          # An editable build only needs to see the package, so it is not rebuilt on every edit.
-          src = lib.fileset.toSource {
-            inherit root;
-            fileset = lib.fileset.unions [
-              (root + "/pyproject.toml")
-              (root + "/README.md")
-              (root + "/plexus/__init__.py")
-            ];
-          };
-          # hatchling builds editables with the `editables` package (what its
-          # get_requires_for_build_editable adds, PEP 660); under Nix it must be declared.
-          nativeBuildInputs = old.nativeBuildInputs ++ final.resolveBuildSystem { editables = [ ]; };
-        });
+        plexus = editable prev "plexus" (root + "/runtime");
+        plexus-local-api = editable prev "plexus-local-api" (root + "/local_api");
+        plexus-lambda = editable prev "plexus-lambda" root;
       })
     ]
   );
@@ -53,11 +58,15 @@ in
   inherit python pythonSet editableSet;
   inherit (overrides) pycInvalidationMode;
 
-  # What the images ship: plexus and its runtime dependencies, no dependency groups.
-  env = pythonSet.mkVirtualEnv "plexus-env" workspace.deps.default;
+  # What the images ship: the `plexus` distribution (runtime/: the worker and the engine) and
+  # its dependencies; not the tooling (`plexus-lambda`), the local API or any group.
+  env = pythonSet.mkVirtualEnv "plexus-env" { plexus = [ ]; };
 
-  # The SBOM generator's environment (nix/images.nix): plexus with the `sbom` group only.
-  sbomEnv = pythonSet.mkVirtualEnv "plexus-sbom-env" { plexus = [ "sbom" ]; };
+  # The image tooling (plexus.tooling: layouts, contract, push), for the build steps and apps.
+  toolingEnv = pythonSet.mkVirtualEnv "plexus-tooling-env" { plexus-lambda = [ ]; };
+
+  # The SBOM generator's environment (nix/images.nix): the tooling with its `sbom` extra.
+  sbomEnv = pythonSet.mkVirtualEnv "plexus-sbom-env" { plexus-lambda = [ "sbom" ]; };
   # The lock the SBOM takes Python versions from (a copy in the store).
   uvLock = root + "/uv.lock";
 

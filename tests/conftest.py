@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from plexus.settings import Settings, load_settings
+from plexus.core.settings import Settings, load_settings
 
 PLEXUS_KEY = "da2-local-test-plexus-key-0001"
 OPENAI_KEY = "sk-local-test-openai-key-0002"

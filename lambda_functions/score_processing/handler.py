@@ -15,7 +15,7 @@ import os
 os.environ.setdefault("MPLCONFIGDIR", "/tmp/matplotlib")
 os.environ.setdefault("HOME", "/tmp")
 
-from plexus.lambda_entry import handle
+from plexus.aws_lambda.entry import handle
 
 
 def handler(event, context):

@@ -16,9 +16,9 @@ from _lean_server import StandIn
 from graphql import build_schema
 from lean_api import SCHEMA_PATH, LeanApi, Store
 
-from plexus.api_client import ApiError, PlexusApi
-from plexus.claim import Claim, Claimer, ClaimRefused
-from plexus.settings import Secret, load_settings
+from plexus.clients.plexus_api import ApiError, PlexusApi
+from plexus.core.settings import Secret, load_settings
+from plexus.worker.claim import Claim, Claimer, ClaimRefused
 
 KEY = "lean-test-key"
 

@@ -23,7 +23,7 @@ from graphql import (
     validate,
 )
 
-from plexus.api_client import DOCUMENTS
+from plexus.clients.plexus_api import DOCUMENTS
 from plexus.local.graphql_api import SCHEMA_PATH
 from plexus.local.models import model_definitions
 from tests.local_api.twin import REAL_MODELS, REAL_SCHEMA, real_schema, twin_sdl

@@ -28,7 +28,7 @@ from graphql import (
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SCHEMA = ROOT.parent / "shared" / "plexus-api" / "appsync-schema.graphql"
 REAL_MODELS = ROOT.parent / "shared" / "plexus-api" / "model-schema.graphql"
-LOCAL_SCHEMA = ROOT / "plexus" / "local" / "schema.graphql"
+LOCAL_SCHEMA = ROOT / "local_api" / "plexus" / "local" / "schema.graphql"
 
 APPSYNC_PRELUDE = """
 scalar AWSDate

@@ -87,6 +87,59 @@ def interpreter_name(drvs: Derivations, venv: str) -> str:
     return f"python{major}.{minor}"
 
 
+def runtime_closure() -> set[str]:
+    """The `plexus` distribution (runtime/) and what it needs, as uv.lock resolves it: what an
+    image's environment may hold. Markers are ignored, so this is an upper bound."""
+    lock = {p["name"]: p for p in tomllib.loads((nixeval.REPO / "uv.lock").read_text())["package"]}
+    seen: set[str] = set()
+    todo = ["plexus"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        package = lock[name]
+        deps = list(package.get("dependencies", []))
+        for dep in deps:
+            todo.append(dep["name"])
+            for extra in dep.get("extra", []):
+                todo += [d["name"] for d in package.get("optional-dependencies", {}).get(extra, [])]
+                todo += [
+                    d["name"]
+                    for d in lock[dep["name"]].get("optional-dependencies", {}).get(extra, [])
+                ]
+    return seen
+
+
+# Distributions only a developer runs: the tooling, the local API and the test stack.
+NOT_IN_IMAGES = {
+    "plexus-lambda",
+    "plexus-local-api",
+    "moto",
+    "pytest",
+    "hypothesis",
+    "cyclonedx-python-lib",
+    "import-linter",
+    "ruff",
+}
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_image_environment_holds_only_the_runtime(flake: Flake, system: str) -> None:
+    """Every image's Python environment is the `plexus` distribution's closure in uv.lock:
+    no tooling, local API, moto or test package."""
+    drvs = flake.drvs
+    assert not NOT_IN_IMAGES & runtime_closure(), NOT_IN_IMAGES & runtime_closure()
+    for image in images(flake, system).values():
+        venv = drvs.of(image.config["Entrypoint"][0])
+        assert venv, image.name
+        deps = [d for p in drvs.env(venv)["NIX_PYPROJECT_DEPS"].split(":") if (d := drvs.of(p))]
+        installed = {drvs.env(d).get("pname") for d in deps}
+        print(system, image.name, len(installed), "distributions:", " ".join(sorted(installed)))
+        assert installed <= runtime_closure(), (image.name, installed - runtime_closure())
+        assert not installed & NOT_IN_IMAGES, (image.name, installed & NOT_IN_IMAGES)
+
+
 @pytest.mark.parametrize("system", sorted(SYSTEMS))
 def test_entrypoint_is_the_environments_interpreter(flake: Flake, system: str) -> None:
     drvs = flake.drvs
@@ -103,6 +156,7 @@ def test_entrypoint_is_the_environments_interpreter(flake: Flake, system: str) -
             if (d := drvs.of(p))
         }
         assert {"awslambdaric", "plexus"} <= installed, (image.name, venv)
+        assert installed <= runtime_closure(), (image.name, installed - runtime_closure())
         expected = f"{nixeval.store_path(entrypoint[0])}/bin/{interpreter_name(drvs, venv)}"
         assert entrypoint[0] == expected, image.name
         assert (image.config["Cmd"], image.config["WorkingDir"]) == (

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from plexus.processor import score_result_id
+from plexus.worker.processor import score_result_id
 from tests.conftest import BUCKET, OPENAI_KEY, PLEXUS_KEY
 from tests.reliability.fault_proxy import FaultProxy, HoldCompletions, S3UploadFaults
 from tests.reliability.model_faults import ModelFaults, item_text

@@ -9,9 +9,9 @@ import dataclasses
 import json
 from typing import Any
 
-from plexus.api_client import PlexusApi
-from plexus.processor import JobOutcome, JobProcessor, score_result_id
-from plexus.settings import Settings
+from plexus.clients.plexus_api import PlexusApi
+from plexus.core.settings import Settings
+from plexus.worker.processor import JobOutcome, JobProcessor, score_result_id
 from tests.conftest import BUCKET
 from tests.worker.test_processor import LLM_YAML, answer
 

@@ -16,8 +16,7 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from plexus.errors import ScoreConfigError
-from plexus.events import (
+from plexus.aws_lambda.events import (
     MAX_ID_LENGTH,
     Drain,
     EventError,
@@ -26,6 +25,7 @@ from plexus.events import (
     job_id_from_sqs_body,
     parse_event,
 )
+from plexus.core.errors import ScoreConfigError
 from plexus.scores import parse_score_config
 from plexus.scores.KeywordClassifier import KeywordClassifier
 from plexus.scores.LangGraphScore import LangGraphScore

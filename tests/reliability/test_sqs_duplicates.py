@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from plexus.processor import score_result_id
 from plexus.tooling.invoke import LocalFunction
+from plexus.worker.processor import score_result_id
 from tests.conftest import HANDLER_DIR
 from tests.reliability.model_faults import item_text
 from tests.support.lambda_events import sqs_event

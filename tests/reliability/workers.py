@@ -33,11 +33,11 @@ class WorkerProcess:
 
 
 def start_worker(name: str, env: dict[str, str], directory: Path) -> WorkerProcess:
-    """`python -m plexus.cli work`: drain PLEXUS_ACCOUNT_KEY's claimable jobs once."""
+    """`python -m plexus.tooling.cli work`: drain PLEXUS_ACCOUNT_KEY's claimable jobs once."""
     stdout, stderr = directory / f"{name}.jsonl", directory / f"{name}.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "plexus.cli", "work"],
+            [sys.executable, "-m", "plexus.tooling.cli", "work"],
             env=env,
             stdout=out,
             stderr=err,

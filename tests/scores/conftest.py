@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from plexus.settings import Secret
+from plexus.core.settings import Secret
 from tests.conftest import OPENAI_KEY
 
 DATA = Path(__file__).parent / "data"

@@ -20,7 +20,7 @@ def score(openai, *args: str, stdin: str | None = None) -> subprocess.CompletedP
         "PLEXUS_MODEL_MAX_RETRIES": "0",
     }
     return subprocess.run(
-        [sys.executable, "-m", "plexus.cli", "score", *args],
+        [sys.executable, "-m", "plexus.tooling.cli", "score", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -27,7 +27,7 @@ def test_the_handler_and_processor_import_no_engine():
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(HANDLER_DIR)!r})\n"
-        "import handler, plexus.processor, plexus.lambda_entry\n"
+        "import handler, plexus.worker.processor, plexus.aws_lambda.entry\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {(*HEAVY, *TACTUS)!r} "
         f"or m.startswith('plexus.scores')))\n"
     )
@@ -40,7 +40,7 @@ def test_jobs_of_other_classes_import_no_tactus():
     as the processor does, and the modules a job's steps import."""
     code = '''
 import asyncio
-import plexus.processor, plexus.scores.worker_support, plexus.scores.providers
+import plexus.worker.processor, plexus.worker.score_input, plexus.scores.providers
 from plexus.scores import parse_score_config, score_item
 from plexus.scores.Score import Score
 from plexus.scores.run import Run, ScoringSettings

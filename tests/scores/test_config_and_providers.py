@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from plexus.errors import JobError, ScoreConfigError
+from plexus.core.errors import JobError, ScoreConfigError
+from plexus.core.settings import SettingsError
 from plexus.scores import parse_score_config
 from plexus.scores.LangGraphScore import LangGraphScore
 from plexus.scores.providers import price_usd
-from plexus.settings import SettingsError
 from tests.scores.conftest import score_text
 
 YES_NO = """

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from plexus.content import fetch_text, public_address
-from plexus.errors import ContentError
+from plexus.clients.content import fetch_text, public_address
+from plexus.core.errors import ContentError
 from plexus.scores import parse_score_config
 from tests.conftest import BUCKET
 from tests.scores.conftest import DATA, _score, run_async
@@ -155,9 +155,9 @@ def test_fetch_refuses_loopback_before_connecting_unless_allowed(https_content, 
 
 
 def test_a_redirect_to_the_metadata_service_is_refused(monkeypatch):
-    import plexus.content
+    import plexus.clients.content
 
-    real = plexus.content._fetch_once
+    real = plexus.clients.content._fetch_once
     calls = []
 
     def first_redirects(url, *args):
@@ -166,7 +166,7 @@ def test_a_redirect_to_the_metadata_service_is_refused(monkeypatch):
             return 302, b"", "text/plain", "https://169.254.169.254/latest/meta-data/"
         return real(url, *args)
 
-    monkeypatch.setattr(plexus.content, "_fetch_once", first_redirects)
+    monkeypatch.setattr(plexus.clients.content, "_fetch_once", first_redirects)
     with pytest.raises(ContentError, match=r"169\.254\.169\.254, a non-public address; refused"):
         fetch_text("https://content.example/t.txt", max_bytes=100, timeout_seconds=1)
     assert calls == ["https://content.example/t.txt", "https://169.254.169.254/latest/meta-data/"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plexus.errors import ModelReplyError
+from plexus.core.errors import ModelReplyError
 from plexus.scores import parse_score_config
 from tests.scores.conftest import score_text
 
@@ -238,7 +238,7 @@ def test_logical_classifier_error_names_node_and_line(scoring, openai):
           return values["missing"]
 """
     )
-    from plexus.errors import JobError
+    from plexus.core.errors import JobError
 
     with pytest.raises(
         JobError, match=r"node 'broken' \(LogicalClassifier\): code raised KeyError at line 3"

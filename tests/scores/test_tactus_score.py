@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from plexus.errors import JobError, ScoreConfigError
+from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores import parse_score_config
 from plexus.scores.Score import Score
 from plexus.scores.TactusScore import (

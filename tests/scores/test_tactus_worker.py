@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from plexus.api_client import PlexusApi
-from plexus.processor import JobProcessor
+from plexus.clients.plexus_api import PlexusApi
+from plexus.worker.processor import JobProcessor
 from tests.scores.test_worker import process
 
 pytestmark = pytest.mark.slow

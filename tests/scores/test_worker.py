@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from plexus.api_client import PlexusApi
-from plexus.processor import JobProcessor
+from plexus.clients.plexus_api import PlexusApi
+from plexus.worker.processor import JobProcessor
 from tests.scores.conftest import data
 
 
@@ -95,7 +95,7 @@ def test_unsupported_score_class_fails_the_job_saying_why(settings, account, api
 def test_input_source_job_reads_the_attachment(settings, account, api, openai, s3, monkeypatch):
     import dataclasses
 
-    import plexus.scores.worker_support as support
+    import plexus.worker.score_input as support
 
     # The local API has no Item.attachedFiles (the query is checked against the real
     # schema in test_real_schema.py); the item's files are handed over here instead.

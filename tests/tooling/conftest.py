@@ -28,7 +28,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from plexus import cli
+from plexus.tooling import cli
 from tests.support.docker_archive import make_layer, write_docker_archive
 from tests.support.registry import SKOPEO_BINARY, LocalRegistry, RegistryProxy
 

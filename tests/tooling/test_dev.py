@@ -10,7 +10,7 @@ import sys
 def test_dev_command_scores_the_seeded_jobs():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PLEXUS_", "OPENAI_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "plexus.cli", "dev"],
+        [sys.executable, "-m", "plexus.tooling.cli", "dev"],
         capture_output=True,
         text=True,
         timeout=120,

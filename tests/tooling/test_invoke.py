@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from plexus import cli
-from plexus.tooling import invoke
+from plexus.tooling import cli, invoke
 from plexus.tooling.invoke import LocalFunction, parse_rie_response, rie_command
 from plexus.tooling.runtime_api import InvocationTimeout, RuntimeApiServer
 
@@ -361,7 +360,7 @@ def test_protocol_unknown_route_is_404() -> None:
 
 def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "plexus.cli", "invoke", *args],
+        [sys.executable, "-m", "plexus.tooling.cli", "invoke", *args],
         input=stdin,
         capture_output=True,
         timeout=120,

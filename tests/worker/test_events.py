@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from plexus.events import (
+from plexus.aws_lambda.events import (
     MAX_BODY_BYTES,
     Drain,
     EventError,

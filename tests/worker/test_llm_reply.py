@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from plexus.errors import ModelReplyError
+from plexus.core.errors import ModelReplyError
 from plexus.scores.LLMClassifier import parse_reply, response_schema
 from plexus.scores.providers import price_usd
 

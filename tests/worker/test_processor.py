@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from plexus.api_client import PlexusApi
-from plexus.claim import utc_iso
-from plexus.processor import JobOutcome, JobProcessor, score_result_id
-from plexus.settings import Secret, Settings
+from plexus.clients.plexus_api import PlexusApi
+from plexus.core.settings import Secret, Settings
+from plexus.worker.claim import utc_iso
+from plexus.worker.processor import JobOutcome, JobProcessor, score_result_id
 from tests.conftest import BUCKET, OPENAI_KEY, PLEXUS_KEY
 
 LLM_YAML = """

@@ -1,6 +1,6 @@
 import pytest
 
-from plexus.errors import ScoreConfigError
+from plexus.core.errors import ScoreConfigError
 from plexus.scores import parse_score_config
 from plexus.scores.KeywordClassifier import KeywordClassifier
 from plexus.scores.LLMClassifier import LLMClassifier

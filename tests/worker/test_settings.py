@@ -1,6 +1,6 @@
 import pytest
 
-from plexus.settings import SettingsError, load_settings
+from plexus.core.settings import SettingsError, load_settings
 
 BASE = {"PLEXUS_API_URL": "https://api.example.test/graphql", "PLEXUS_API_KEY": "da2-secretkey"}
 

@@ -1,0 +1,135 @@
+"""`plexus-lambda score CONFIG.yaml --text ... | --text-file FILE | --item-json FILE`
+
+Runs one score locally against the configured model endpoint (OPENAI_API_KEY and
+OPENAI_BASE_URL, AZURE_API_*, AWS credentials for Bedrock, as the worker reads them) and
+prints the result as JSON on stdout: value, explanation, each node's route, tokens and
+cost. Progress goes to stderr. What a score author uses to try an edit before saving it.
+
+CONFIG is a score's YAML, or a scorecard's (`scores:` or `sections:`), then `--score NAME`
+picks the score and the scores it depends on run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="a score's YAML, or a scorecard's")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to score")
+    source.add_argument("--text-file", type=Path, help="a file holding the text to score")
+    source.add_argument(
+        "--item-json",
+        type=Path,
+        help='an item as JSON: {"text", "metadata", "attachedFiles"} ("-" for stdin)',
+    )
+    parser.add_argument("--metadata", help="the item's metadata as a JSON object")
+    parser.add_argument("--score", help="which score of a scorecard file to run")
+
+
+def _item(args: argparse.Namespace) -> dict[str, Any]:
+    if args.item_json is not None:
+        raw = sys.stdin.read() if str(args.item_json) == "-" else args.item_json.read_text()
+        item = json.loads(raw)
+        if not isinstance(item, dict):
+            raise ValueError("--item-json must hold a JSON object")
+    elif args.text_file is not None:
+        item = {"text": args.text_file.read_text()}
+    else:
+        item = {"text": args.text}
+    if args.metadata:
+        metadata = json.loads(args.metadata)
+        if not isinstance(metadata, dict):
+            raise ValueError("--metadata must be a JSON object")
+        item["metadata"] = metadata
+    item.setdefault("id", "local")
+    return item
+
+
+def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict[str, Any]:
+    cost = result.cost.to_json()
+    return {
+        "score": name,
+        "value": result.value,
+        "explanation": result.explanation,
+        "confidence": result.confidence,
+        "nodes": [{k: v for k, v in node.items() if k != "completion"} for node in result.routes],
+        "tokens": {
+            "prompt": cost["prompt_tokens"],
+            "completion": cost["completion_tokens"],
+            "total": cost["total_tokens"],
+            "cached": cost["cached_tokens"],
+            "llm_calls": cost["llm_calls"],
+        },
+        "cost": cost,
+        "dependencies": {
+            k: {"value": v.value, "explanation": v.explanation} for k, v in dependencies.items()
+        },
+    }
+
+
+async def _score(args: argparse.Namespace) -> dict[str, Any]:
+    from plexus.clients.content import fetch_text
+    from plexus.core.settings import load_content_limits
+    from plexus.scores.config import load_yaml, score_from_mapping
+    from plexus.scores.run import Run, ScoringSettings
+    from plexus.scores.scorecard import parse_scorecard, score_with_dependencies, scorecard_scores
+
+    source = str(args.config)
+    data = load_yaml(args.config.read_text(), source)
+    entries = scorecard_scores(data)
+    if entries is None:
+        score = score_from_mapping(data, source)
+        name = score.name or "score"
+        scores = {name: score}
+        if score.depends_on:
+            raise ValueError(
+                f"{source}: this score depends on {', '.join(score.depends_on)}; "
+                "run it from its scorecard's YAML with --score"
+            )
+    else:
+        scores = parse_scorecard(entries, source)
+        if args.score is None:
+            raise ValueError(
+                f"{source} is a scorecard; name a score with --score: {', '.join(scores)}"
+            )
+        if args.score not in scores:
+            raise ValueError(f"{source} has no score {args.score!r}; it has {', '.join(scores)}")
+        name = args.score
+    item = _item(args)
+    settings = ScoringSettings.from_env()
+    if not item.get("text") and scores[name].input_source() is None:
+        url = (
+            (item.get("metadata") or {}).get("contentUrl")
+            if isinstance(item.get("metadata"), dict)
+            else None
+        )
+        if url:
+            limits = load_content_limits()
+            item["text"] = await asyncio.to_thread(fetch_text, str(url), **limits)
+    run = Run.create(settings, progress=lambda line: print(line, file=sys.stderr))
+    try:
+        results = await score_with_dependencies(scores, name, item, run)
+    finally:
+        await run.models.close()
+    result = results.pop(name)
+    return _report(name, result, results)
+
+
+def run(args: argparse.Namespace) -> int:
+    from plexus.core.errors import JobFailure
+    from plexus.core.settings import SettingsError
+
+    try:
+        report = asyncio.run(_score(args))
+    except (JobFailure, SettingsError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2, default=str))
+    return 0

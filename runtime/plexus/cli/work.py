@@ -1,0 +1,78 @@
+"""`plexus-lambda work`: the worker outside Lambda (a container, a laptop, a test).
+
+Drains the account's claimable jobs once, or processes the given job ids, with the same
+settings as the Lambda function, and prints one JSON line per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from plexus.clients.plexus_api import PlexusApi
+from plexus.core import job_log
+from plexus.core.settings import SettingsError, load_settings, require
+from plexus.worker.processor import JobOutcome, JobProcessor
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "job_ids", nargs="*", metavar="JOB_ID", help="jobs to process (default: drain)"
+    )
+    parser.add_argument("--account", help="account key to drain (default: PLEXUS_ACCOUNT_KEY)")
+    parser.add_argument(
+        "--concurrency", type=int, help="jobs at once (default: PLEXUS_CONCURRENCY)"
+    )
+
+
+async def _work(args: argparse.Namespace) -> list[JobOutcome]:
+    settings = load_settings()
+    if args.concurrency:
+        from dataclasses import replace
+
+        settings = replace(settings, concurrency=args.concurrency)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    job_log.install(logging.getLogger(), settings.secrets())
+    async with PlexusApi(settings) as api:
+        processor = JobProcessor(settings, api)
+        try:
+            if args.job_ids:
+                return list(
+                    await asyncio.gather(*(processor.process_job_id(j) for j in args.job_ids))
+                )
+            account = args.account or require(
+                settings.account_key,
+                "PLEXUS_ACCOUNT_KEY",
+                "draining needs an account (or pass --account)",
+            )
+            return (await processor.drain(account)).outcomes
+        finally:
+            await processor.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        outcomes = asyncio.run(_work(args))
+    except SettingsError as exc:
+        print(f"plexus-lambda work: {exc}", file=sys.stderr)
+        return 2
+    for outcome in outcomes:
+        print(
+            json.dumps(
+                {
+                    "job": outcome.job_id,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "scoreResultId": outcome.score_result_id,
+                    "cached": outcome.cached,
+                }
+            )
+        )
+    return 1 if any(o.status == "FAILED" for o in outcomes) else 0

@@ -1,0 +1,60 @@
+"""Score result attachments in S3: `scoreresults/<scoreResultId>/trace.json` and `log.txt`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import cache
+from typing import Any
+
+from plexus.core.errors import AttachmentError
+
+
+@cache
+def _s3_client(region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Standard mode retries throttling and 5xx with backoff before we see an error.
+    return boto3.client("s3", region_name=region, config=Config(retries={"mode": "standard"}))
+
+
+def attachment_keys(score_result_id: str, attempt: int = 1) -> tuple[str, str]:
+    # A later attempt writes beside the first, never over it: the attempt whose lease ran
+    # out may still be running, and the ScoreResult lists the keys of the one that made it.
+    prefix = f"scoreresults/{score_result_id}"
+    if attempt > 1:
+        prefix += f"/attempt-{attempt}"
+    return f"{prefix}/trace.json", f"{prefix}/log.txt"
+
+
+def _put(region: str | None, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _s3_client(region).put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AttachmentError(
+            f"storing s3://{bucket}/{key} failed: {error.get('Code')}: {error.get('Message')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise AttachmentError(f"storing s3://{bucket}/{key} failed: {exc}") from None
+
+
+async def upload_attachments(
+    region: str | None,
+    bucket: str,
+    score_result_id: str,
+    trace: dict[str, Any],
+    log_text: str,
+    attempt: int = 1,
+) -> list[str]:
+    """Store both files (concurrently, off the event loop) and return their keys."""
+    trace_key, log_key = attachment_keys(score_result_id, attempt)
+    trace_body = json.dumps(trace, indent=2, default=str).encode()
+    await asyncio.gather(
+        asyncio.to_thread(_put, region, bucket, trace_key, trace_body, "application/json"),
+        asyncio.to_thread(_put, region, bucket, log_key, log_text.encode(), "text/plain"),
+    )
+    return [trace_key, log_key]

@@ -1,0 +1,158 @@
+"""Item content that lives at an HTTPS URL, fetched with pycurl over OpenSSL.
+
+TLS verification stays on; the body is capped at a size limit and the transfer at a time
+limit. pycurl is imported only when an item needs it.
+
+The URL comes from an item's metadata, so it must not reach what only the function can
+reach (server-side request forgery): a host that resolves to a loopback, private,
+link-local (169.254.169.254, the instance metadata service), shared, reserved or multicast
+address is refused, unless PLEXUS_CONTENT_ALLOWED_HOSTS names it. libcurl is pinned to the
+checked address, so a second DNS answer cannot change it, and each redirect is checked
+the same way before it is followed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from io import BytesIO
+from urllib.parse import urljoin, urlsplit
+
+from plexus.core.errors import ContentError
+
+MAX_REDIRECTS = 3
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def public_address(url: str, allowed_hosts: tuple[str, ...] = ()) -> str | None:
+    """The address to connect to for `url` (None for an allowed host: resolve normally);
+    ContentError when the host is not a public address."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ContentError(f"content URL has no host: {_redact(url)}")
+    if host in allowed_hosts:
+        return None
+    try:
+        port = parts.port or 443
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        raise ContentError(f"content URL host {host} does not resolve: {exc}") from None
+    addresses = sorted({info[4][0] for info in infos})
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        ip = mapped or ip
+        if not ip.is_global or ip.is_multicast:
+            raise ContentError(
+                f"content URL host {host} resolves to {ip}, a non-public address; refused "
+                "(PLEXUS_CONTENT_ALLOWED_HOSTS lists hosts to allow)"
+            )
+    if not addresses:
+        raise ContentError(f"content URL host {host} does not resolve")
+    return addresses[0]
+
+
+def fetch_text(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout_seconds: float,
+    ca_file: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+) -> str:
+    for _ in range(MAX_REDIRECTS + 1):
+        status, body, content_type, location = _fetch_once(
+            url, max_bytes, timeout_seconds, ca_file, allowed_hosts
+        )
+        if status in REDIRECTS and location:
+            url = urljoin(url, location)
+            continue
+        return _decode(url, status, body, content_type)
+    raise ContentError(f"fetching {_redact(url)}: more than {MAX_REDIRECTS} redirects")
+
+
+def _fetch_once(
+    url: str,
+    max_bytes: int,
+    timeout_seconds: float,
+    ca_file: str | None,
+    allowed_hosts: tuple[str, ...],
+) -> tuple[int, bytes, str, str | None]:
+    import pycurl
+
+    if urlsplit(url).scheme != "https":
+        raise ContentError(f"content URL must be https: {_redact(url)}")
+    address = public_address(url, allowed_hosts)
+    buffer = BytesIO()
+    too_big = False
+
+    def write(chunk: bytes) -> int | None:
+        nonlocal too_big
+        if buffer.tell() + len(chunk) > max_bytes:
+            too_big = True
+            return 0  # a short write makes libcurl abort the transfer
+        buffer.write(chunk)
+        return None
+
+    curl = pycurl.Curl()
+    try:
+        curl.setopt(pycurl.URL, url)
+        curl.setopt(pycurl.WRITEFUNCTION, write)
+        # Redirects are followed by fetch_text, each checked like the first URL.
+        curl.setopt(pycurl.FOLLOWLOCATION, False)
+        curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS)
+        if address is not None:
+            parts = urlsplit(url)
+            pinned = f"[{address}]" if ":" in address else address
+            curl.setopt(pycurl.RESOLVE, [f"{parts.hostname}:{parts.port or 443}:{pinned}"])
+        curl.setopt(pycurl.SSL_VERIFYPEER, 1)
+        curl.setopt(pycurl.SSL_VERIFYHOST, 2)
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(min(timeout_seconds, 10) * 1000))
+        curl.setopt(pycurl.TIMEOUT_MS, int(timeout_seconds * 1000))
+        curl.setopt(pycurl.NOSIGNAL, 1)
+        curl.setopt(pycurl.MAXFILESIZE, max_bytes)
+        # Nix's libcurl has no compiled-in CA path: use the bundle the image names.
+        bundle = ca_file or os.environ.get("SSL_CERT_FILE")
+        if bundle:
+            curl.setopt(pycurl.CAINFO, bundle)
+        try:
+            curl.perform()
+        except pycurl.error as exc:
+            code, message = exc.args[0], exc.args[1] if len(exc.args) > 1 else ""
+            if too_big or code == pycurl.E_FILESIZE_EXCEEDED:
+                raise ContentError(
+                    f"content at {_redact(url)} is larger than {max_bytes} bytes"
+                ) from None
+            if code == pycurl.E_OPERATION_TIMEDOUT:
+                raise ContentError(
+                    f"fetching {_redact(url)} timed out after {timeout_seconds}s"
+                ) from None
+            raise ContentError(f"fetching {_redact(url)} failed: {message}") from None
+        status = curl.getinfo(pycurl.RESPONSE_CODE)
+        content_type = curl.getinfo(pycurl.CONTENT_TYPE) or ""
+        location = curl.getinfo(pycurl.REDIRECT_URL)
+    finally:
+        curl.close()
+    return status, buffer.getvalue(), content_type, location
+
+
+def _decode(url: str, status: int, body: bytes, content_type: str) -> str:
+    if status != 200:
+        raise ContentError(f"fetching {_redact(url)} answered HTTP {status}")
+    charset = "utf-8"
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _redact(url: str) -> str:
+    """The URL without its query string, which often carries a presigned signature."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"

@@ -1,0 +1,361 @@
+"""The Plexus API client: gql over its own httpx transport, with Amplify-named operations.
+
+Round trips per job are kept low on purpose (see docs/PERFORMANCE.md): the item, score and
+scorecard come in one request; the score version and the cached-result lookup (the real
+cache index, newest first, limit 1) in another. Every document is checked against the real
+AppSync schema by tests/local_api/test_twin.py.
+Retries happen only on throttling and 5xx; a failed write condition is a normal outcome
+(`ConditionFailed`), not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
+from gql.transport.httpx import HTTPXAsyncTransport
+from graphql import print_ast
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from plexus.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Document(GraphQLRequest):
+    """A request whose query text is printed once. gql prints a request's document on every
+    send (`GraphQLRequest.payload`), which was 1.3 ms of the worker's ~12 ms CPU a job
+    (bench/worker_cpu.py); the transports send `payload`, so printing it here is enough."""
+
+    def __init__(self, request: str | GraphQLRequest, **kwargs: Any) -> None:
+        super().__init__(request, **kwargs)
+        printed = getattr(request, "query", None)
+        self.query: str = printed if printed is not None else print_ast(self.document)
+
+    def bind(self, variables: dict[str, Any]) -> Document:
+        return Document(self, variable_values=variables)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": self.query}
+        if self.operation_name:
+            payload["operationName"] = self.operation_name
+        if self.variable_values:
+            payload["variables"] = self.variable_values
+        if self.extensions:
+            payload["extensions"] = self.extensions
+        return payload
+
+
+CONDITION_FAILED = "DynamoDB:ConditionalCheckFailedException"
+RETRYABLE_ERROR_TYPES = (
+    "Throttl",
+    "TooManyRequests",
+    "ProvisionedThroughputExceeded",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalServerError",
+)
+JOB_FIELDS = """id status startedAt completedAt errorMessage metadata
+    itemId accountId scorecardId scoreId evaluationId createdAt updatedAt"""
+RESULT_FIELDS = """id value explanation confidence metadata cost code type status attachments
+    itemId accountId scorecardId scoreId scoreVersionId scoringJobId createdAt updatedAt"""
+
+Q_ACCOUNT_BY_KEY = Document(
+    """query AccountByKey($key: String!) {
+      listAccountByKey(key: $key, limit: 1) { items { id key name } }
+    }"""
+)
+# Jobs of an account created since a moment, oldest first: the index's sort key bounds the
+# read, so an account's finished history outside the window costs nothing.
+Q_JOBS_BY_ACCOUNT = Document(
+    f"""query JobsByAccount($accountId: String!, $since: String!,
+        $filter: ModelScoringJobFilterInput, $limit: Int, $nextToken: String) {{
+      listScoringJobByAccountIdAndCreatedAt(accountId: $accountId, createdAt: {{ge: $since}},
+          sortDirection: ASC, filter: $filter, limit: $limit, nextToken: $nextToken) {{
+        items {{ {JOB_FIELDS} }} nextToken
+      }}
+    }}"""
+)
+Q_JOB = Document(f"query Job($id: ID!) {{ getScoringJob(id: $id) {{ {JOB_FIELDS} }} }}")
+M_UPDATE_JOB = Document(
+    f"""mutation UpdateJob($input: UpdateScoringJobInput!,
+        $condition: ModelScoringJobConditionInput) {{
+      updateScoringJob(input: $input, condition: $condition) {{ {JOB_FIELDS} }}
+    }}"""
+)
+# One round trip for everything a job needs before it knows the score version.
+Q_JOB_CONTEXT = Document(
+    """query JobContext($itemId: ID!, $scoreId: ID!, $scorecardId: ID!) {
+      getItem(id: $itemId) { id accountId externalId text metadata }
+      getScore(id: $scoreId) { id name key externalId championVersionId }
+      getScorecard(id: $scorecardId) { id name key externalId }
+    }"""
+)
+# The champion version and the newest prediction of this item and score, in one round trip:
+# the real cache index (sort key type#scoreId#updatedAt), newest first, one item.
+Q_VERSION_AND_RESULT = Document(
+    f"""query VersionAndResult($versionId: ID!, $itemId: String!, $type: String!,
+        $scoreId: String!) {{
+      getScoreVersion(id: $versionId) {{ id scoreId configuration }}
+      listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt(itemId: $itemId,
+          typeScoreIdUpdatedAt: {{beginsWith: {{type: $type, scoreId: $scoreId}}}},
+          sortDirection: DESC, limit: 1) {{ items {{ {RESULT_FIELDS} }} }}
+    }}"""
+)
+M_CREATE_RESULT = Document(
+    f"""mutation CreateResult($input: CreateScoreResultInput!) {{
+      createScoreResult(input: $input) {{ {RESULT_FIELDS} }}
+    }}"""
+)
+Q_RESULT = Document(f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}")
+# Only for a score with an `item:` input source: the job's context query stays lean.
+Q_ITEM_FILES = Document("query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }")
+# A `depends_on` score of the same scorecard, by name: bounded by the name index's key.
+Q_SCORES_BY_NAME = Document(
+    """query ScoresByName($name: String!, $scorecardId: String!, $nextToken: String) {
+      listScoreByName(name: $name, filter: {scorecardId: {eq: $scorecardId}},
+          nextToken: $nextToken) { items { id name scorecardId } nextToken }
+    }"""
+)
+# The newest prediction of an item and score: the cache index, newest first, one item.
+Q_NEWEST_RESULT = Document(
+    f"""query NewestResult($itemId: String!, $type: String!, $scoreId: String!) {{
+      listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt(itemId: $itemId,
+          typeScoreIdUpdatedAt: {{beginsWith: {{type: $type, scoreId: $scoreId}}}},
+          sortDirection: DESC, limit: 1) {{ items {{ {RESULT_FIELDS} }} }}
+    }}"""
+)
+# Every document this client sends (tests validate each against the real schema).
+DOCUMENTS = (
+    Q_ACCOUNT_BY_KEY,
+    Q_JOBS_BY_ACCOUNT,
+    Q_JOB,
+    M_UPDATE_JOB,
+    Q_JOB_CONTEXT,
+    Q_VERSION_AND_RESULT,
+    M_CREATE_RESULT,
+    Q_RESULT,
+    Q_ITEM_FILES,
+    Q_SCORES_BY_NAME,
+    Q_NEWEST_RESULT,
+)
+PREDICTION = "prediction"
+
+
+def reusable(result: dict[str, Any] | None, version_id: str) -> bool:
+    """Whether the newest prediction of an item and score can stand for a job of this
+    score version.
+
+    Only a result of this very version counts: the newest result being of another version
+    means the configuration changed since. One without `scoreVersionId` (the real worker
+    writes none) is not reused either: nothing tells which configuration made it, and
+    reusing it could carry a retired configuration's answer forward."""
+    return (
+        result is not None
+        and result.get("scoreVersionId") == version_id
+        and result.get("code") in (None, "200")
+        and result.get("status") in (None, "COMPLETED")
+    )
+
+
+class ApiError(RuntimeError):
+    """The Plexus API answered with an error that is not a lost write condition."""
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the record in another state (e.g. a job already claimed)."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TransportServerError):
+        return exc.code is not None and (exc.code == 429 or exc.code >= 500)
+    if isinstance(exc, TransportQueryError):
+        # gql reports an HTTP error whose body carries GraphQL errors as a query error, so
+        # throttling and server faults are recognised by AppSync's error types.
+        types = " ".join(str(e.get("errorType", "")) for e in exc.errors or [])
+        return any(marker in types for marker in RETRYABLE_ERROR_TYPES)
+    return False
+
+
+def _error_types(exc: TransportQueryError) -> set[str]:
+    return {str(e.get("errorType", "")) for e in exc.errors or []}
+
+
+def parse_json(value: Any) -> dict[str, Any]:
+    """AWSJSON arrives as a JSON string (or null); return a dict."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        return value
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+class PlexusApi:
+    """One connected session to the Plexus API; use `async with PlexusApi(settings) as api`."""
+
+    def __init__(self, settings: Settings, *, max_attempts: int = 5) -> None:
+        transport = HTTPXAsyncTransport(
+            url=settings.api_url,
+            headers={"x-api-key": settings.api_key.get()},
+            timeout=settings.api_timeout_seconds,
+        )
+        self._client = Client(
+            transport=transport,
+            fetch_schema_from_transport=settings.fetch_schema,
+            execute_timeout=settings.api_timeout_seconds,
+        )
+        self._session: Any = None
+        self._retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(max_attempts),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
+            reraise=True,
+        )
+        self.request_count = 0
+
+    async def __aenter__(self) -> PlexusApi:
+        self._session = await self._client.connect_async()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.close_async()
+
+    async def _execute(self, request: Document, **variables: Any) -> dict[str, Any]:
+        bound = request.bind(variables)
+        try:
+            return await self._retrying(self._send, bound)
+        except TransportQueryError as exc:
+            if CONDITION_FAILED in _error_types(exc):
+                raise ConditionFailed(str(exc)) from None
+            raise ApiError(f"Plexus API error: {exc}") from None
+        except TransportServerError as exc:
+            raise ApiError(f"Plexus API HTTP {exc.code}: {exc}") from None
+        except (TransportError, TimeoutError) as exc:
+            raise ApiError(f"Plexus API unreachable: {type(exc).__name__}: {exc}") from None
+
+    async def _send(self, request: Document) -> dict[str, Any]:
+        self.request_count += 1
+        return await self._session.execute(request)
+
+    # Accounts and jobs -------------------------------------------------------------
+
+    async def account_id(self, key: str) -> str:
+        data = await self._execute(Q_ACCOUNT_BY_KEY, key=key)
+        items = data["listAccountByKey"]["items"]
+        if not items:
+            raise ApiError(f"no account with key {key!r}")
+        return items[0]["id"]
+
+    async def claimable_jobs(
+        self, account_id: str, since: str, lease_cutoff: str, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """PENDING jobs, and IN_PROGRESS jobs whose lease ended before `lease_cutoff`, of
+        those created at or after `since`, oldest first. Pages are read as they are needed,
+        and kept small: a listing goes stale while its jobs are worked, and each stale
+        entry costs a refused claim, while workers race for the same account."""
+        job_filter = {
+            "or": [
+                {"status": {"eq": "PENDING"}},
+                {"and": [{"status": {"eq": "IN_PROGRESS"}}, {"startedAt": {"lt": lease_cutoff}}]},
+            ]
+        }
+        token: str | None = None
+        while True:
+            data = await self._execute(
+                Q_JOBS_BY_ACCOUNT,
+                accountId=account_id,
+                since=since,
+                filter=job_filter,
+                limit=page_size,
+                nextToken=token,
+            )
+            page = data["listScoringJobByAccountIdAndCreatedAt"]
+            for job in page["items"]:
+                if job is not None:
+                    yield job
+            token = page.get("nextToken")
+            if not token:
+                return
+
+    async def get_job(self, job_id: str) -> dict[str, Any] | None:
+        return (await self._execute(Q_JOB, id=job_id))["getScoringJob"]
+
+    async def update_job(
+        self, fields: dict[str, Any], condition: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """updateScoringJob; raises ConditionFailed when `condition` does not hold."""
+        data = await self._execute(M_UPDATE_JOB, input=fields, condition=condition)
+        job = data["updateScoringJob"]
+        if job is None:
+            raise ConditionFailed(f"job {fields['id']} was not updated")
+        return job
+
+    # What a job needs ----------------------------------------------------------------
+
+    async def job_context(
+        self, item_id: str, score_id: str, scorecard_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+        data = await self._execute(
+            Q_JOB_CONTEXT, itemId=item_id, scoreId=score_id, scorecardId=scorecard_id
+        )
+        return data["getItem"], data["getScore"], data["getScorecard"]
+
+    async def version_and_cached_result(
+        self, version_id: str, item_id: str, score_id: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The score version, and the newest prediction of this item and score when it is
+        reusable for this version (`reusable`), else None. One request."""
+        data = await self._execute(
+            Q_VERSION_AND_RESULT,
+            versionId=version_id,
+            itemId=item_id,
+            type=PREDICTION,
+            scoreId=score_id,
+        )
+        items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
+        newest = next((r for r in items if r is not None), None)
+        return data["getScoreVersion"], newest if reusable(newest, version_id) else None
+
+    async def create_score_result(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """createScoreResult; ConditionFailed when a result with this id already exists."""
+        data = await self._execute(M_CREATE_RESULT, input=fields)
+        return data["createScoreResult"]
+
+    async def get_score_result(self, result_id: str) -> dict[str, Any] | None:
+        return (await self._execute(Q_RESULT, id=result_id))["getScoreResult"]
+
+    async def attached_files(self, item_id: str) -> list[str]:
+        data = await self._execute(Q_ITEM_FILES, id=item_id)
+        return [str(f) for f in (data["getItem"] or {}).get("attachedFiles") or [] if f]
+
+    async def score_id_by_name(self, scorecard_id: str, name: str) -> str | None:
+        """The id of the scorecard's score called `name` (Score names are not unique across
+        scorecards, hence the filter; pages are bounded by the name index's key)."""
+        token = None
+        while True:
+            data = await self._execute(
+                Q_SCORES_BY_NAME, name=name, scorecardId=scorecard_id, nextToken=token
+            )
+            listing = data["listScoreByName"]
+            found = next((s for s in listing["items"] if s), None)
+            token = listing.get("nextToken")
+            if found is not None or not token:
+                return found["id"] if found else None
+
+    async def newest_prediction(self, item_id: str, score_id: str) -> dict[str, Any] | None:
+        data = await self._execute(
+            Q_NEWEST_RESULT, itemId=item_id, type=PREDICTION, scoreId=score_id
+        )
+        items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
+        return next((r for r in items if r is not None), None)

@@ -1,0 +1,456 @@
+"""`LangGraphScore`: Plexus's graph of nodes, run by this project's own small engine.
+
+What it does, after plexus/scores/LangGraphScore.py in Plexus (which builds a LangGraph):
+
+- `graph:` nodes run in order. Each node reads and writes one shared state: `text`,
+  `metadata`, `results` (earlier scores, `results["Name"].value`), `classification`,
+  `explanation`, `value`, the fields its output mappings name, and `<node name>` holding
+  that node's `{classification, explanation, value, confidence}`.
+- A node's `input:` copies fields before it runs (`alias: field`); its `output:` copies
+  fields after it runs (`alias: field`; a name that is no state field is a literal value).
+- After a node, in this order: a node-level `output:` on any but the last node sends it on
+  to the next node (Plexus then ignores `conditions:`); `conditions:` compare the node's
+  `classification` (case-insensitive) with each `value` and, on a match, apply that
+  condition's `output:` and go to its `node` (`END` by default on the last node, the next
+  node otherwise); no match takes `edge:` (its `output:` and `node`) or the next node. The
+  last node ends the graph, applying its `edge:` output when that edge goes to `END`.
+- `END` applies the score-level `output:` (`value: classification`...), except fields an
+  `END` condition has just set, and the result is `value` and `explanation`. A graph that
+  ends without a value takes the last `classification` (Plexus writes "No" there), and
+  fails if there is none.
+- `model_provider` (default AzureChatOpenAI, as Plexus), `model_name`, `model_region`,
+  `temperature` (0), `max_tokens` (500) and `reasoning_effort` apply to every node unless
+  the node sets its own.
+- `depends_on` names scores of the same scorecard whose results this one needs; with a
+  mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds.
+- `parameters.validation` checks the result's value and explanation, as Plexus does.
+- `item:` reads the text from an attachment (TextFileInputSource, DeepgramInputSource).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from plexus.core.cost import Cost
+from plexus.core.errors import JobError, ScoreConfigError
+from plexus.scores.nodes import REFUSED_NODES, SUPPORTED_NODES, node_class
+from plexus.scores.nodes.BaseNode import NodeRecord, mapping
+from plexus.scores.result import ScoreResult
+from plexus.scores.Score import Score
+
+if TYPE_CHECKING:
+    from plexus.scores.nodes.BaseNode import BaseNode
+    from plexus.scores.run import Run
+
+log = logging.getLogger(__name__)
+
+END = "END"
+# LangGraphScore.GraphState's fields: present (None) in every state from the start.
+STATE_FIELDS = (
+    "text",
+    "metadata",
+    "results",
+    "messages",
+    "is_not_empty",
+    "value",
+    "explanation",
+    "reasoning",
+    "chat_history",
+    "completion",
+    "classification",
+    "confidence",
+    "retry_count",
+    "at_llm_breakpoint",
+    "good_call",
+    "good_call_explanation",
+    "non_qualifying_reason",
+    "non_qualifying_explanation",
+)
+SCORE_DEFAULTS = {
+    "model_provider": "AzureChatOpenAI",
+    "model_name": None,
+    "model_region": None,
+    "temperature": 0,
+    "max_tokens": 500,
+    "reasoning_effort": "low",
+    "single_line_messages": False,
+}
+OPERATORS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+class GraphState(dict):  # type: ignore[type-arg]
+    """The state nodes share: a dict whose fields also read as attributes, with
+    `model_dump()` as Plexus's pydantic state has (LogicalNode code calls it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def model_dump(self) -> dict[str, Any]:
+        return dict(self)
+
+    dict = model_dump
+
+
+class LangGraphScore(Score):
+    kind: ClassVar[str] = "LangGraphScore"
+
+    def __init__(self, data: dict[str, Any], source: str) -> None:
+        self.source = source
+        self.name = str(data["name"]) if data.get("name") is not None else None
+        self.defaults = {k: data.get(k, v) for k, v in SCORE_DEFAULTS.items()}
+        self.output_map = mapping(data.get("output"), source, "output")
+        self.depends_on = _depends_on(data.get("depends_on"), source)
+        self.validation = _validation(data.get("parameters"), source)
+        self.item = _input_source(data.get("item"), source)
+        self.nodes: list[BaseNode] = []
+        self.configs: list[dict[str, Any]] = []
+        graph = data.get("graph")
+        if not isinstance(graph, list) or not graph:
+            raise ScoreConfigError(f"{source}: a LangGraphScore needs a graph: list of nodes")
+        names: set[str] = set()
+        for index, entry in enumerate(graph):
+            node = self._node(entry, index, names)
+            self.nodes.append(node)
+            self.configs.append(entry)
+        self.index = {node.name: i for i, node in enumerate(self.nodes)}
+        for entry in self.configs:
+            self._check_routes(entry)
+        # Every field some mapping names exists (as None) from the start, as in Plexus's
+        # combined state class: a mapping source that names one is a field, not a literal.
+        self.fields = set(STATE_FIELDS)
+        for node, entry in zip(self.nodes, self.configs, strict=True):
+            self.fields.update(node.state_fields, getattr(node, "extra_fields", ()))
+            for part in [entry, entry.get("edge") or {}, *(entry.get("conditions") or [])]:
+                if isinstance(part, dict):
+                    self.fields.update((part.get("output") or {}).keys())
+        self.fields.update((self.output_map or {}).keys())
+
+    @classmethod
+    def from_config(cls, data: dict[str, Any], source: str) -> LangGraphScore:
+        return cls(data, source)
+
+    def _node(self, entry: Any, index: int, names: set[str]) -> BaseNode:
+        if not isinstance(entry, dict):
+            raise ScoreConfigError(f"{self.source}: graph node {index + 1} must be a mapping")
+        name, kind = entry.get("name"), entry.get("class")
+        if not isinstance(name, str) or not name:
+            raise ScoreConfigError(f"{self.source}: graph node {index + 1} has no name")
+        where = f"{self.source}: node {name!r}"
+        if name == END:
+            raise ScoreConfigError(f"{where}: END is reserved for the end of the graph")
+        if name in names:
+            raise ScoreConfigError(f"{where}: two nodes have this name")
+        names.add(name)
+        if kind in REFUSED_NODES:
+            raise ScoreConfigError(
+                f"{where}: node class {kind} is not supported: {REFUSED_NODES[kind]}; "
+                f"supported: {', '.join(SUPPORTED_NODES)}"
+            )
+        if kind not in SUPPORTED_NODES:
+            shown = repr(kind) if kind is not None else "missing"
+            raise ScoreConfigError(
+                f"{where}: node class {shown[:100]} is not supported; "
+                f"supported: {', '.join(SUPPORTED_NODES)}"
+            )
+        return node_class(kind)(entry, self.defaults, f"{where} ({kind})")
+
+    def _check_routes(self, entry: dict[str, Any]) -> None:
+        where = f"{self.source}: node {entry['name']!r}"
+        conditions = entry.get("conditions")
+        if conditions is not None:
+            if not isinstance(conditions, list):
+                raise ScoreConfigError(f"{where}: conditions must be a list")
+            for condition in conditions:
+                if not isinstance(condition, dict) or "value" not in condition:
+                    raise ScoreConfigError(f"{where}: each condition needs a value")
+                mapping(condition.get("output"), where, "condition output")
+                self._check_target(condition.get("node"), where)
+        edge = entry.get("edge")
+        if edge is not None:
+            if not isinstance(edge, dict):
+                raise ScoreConfigError(f"{where}: edge must be a mapping (node, output)")
+            mapping(edge.get("output"), where, "edge output")
+            self._check_target(edge.get("node"), where)
+
+    def _check_target(self, target: Any, where: str) -> None:
+        if target is not None and not isinstance(target, str):
+            raise ScoreConfigError(f"{where}: a route's node must be a node name or END")
+        if target is not None and target != END and target not in self.index:
+            raise ScoreConfigError(
+                f"{where}: routes to {str(target)[:100]!r}, which is neither a node nor END"
+            )
+
+    # Score interface ------------------------------------------------------------------
+
+    def uses_model(self) -> bool:
+        return any(node.calls_model for node in self.nodes)
+
+    def input_source(self) -> Any:
+        return self.item
+
+    async def predict(self, score_input: Score.Input, run: Run) -> ScoreResult:
+        state = GraphState(dict.fromkeys(self.fields))
+        state.update(
+            text=score_input.text,
+            metadata=dict(score_input.metadata or {}),
+            results=dict(run.results),
+            retry_count=0,
+            at_llm_breakpoint=False,
+            chat_history=[],
+        )
+        records: list[NodeRecord] = []
+        fired: set[str] = set()  # fields an END condition set; the final output keeps them
+        position: int | None = 0
+        steps = 0
+        while position is not None:
+            steps += 1
+            if steps > 20 * len(self.nodes):
+                raise JobError(f"{self.source}: the graph did not reach END (a loop of routes?)")
+            node, entry = self.nodes[position], self.configs[position]
+            record = NodeRecord(node.name, node.kind)
+            records.append(record)
+            started = time.perf_counter()
+            run.progress(f"node {node.name} ({node.kind})")
+            await self._run_node(node, state, run, record)
+            record.seconds = time.perf_counter() - started
+            position = self._route(position, entry, state, record, fired)
+            run.progress(
+                f"node {node.name}: classification={state.get('classification')!r} -> {record.route}"
+            )
+        if self.output_map:
+            for alias, original in self.output_map.items():
+                if alias in fired:
+                    continue
+                if isinstance(original, str) and original in state:
+                    value = state[original]
+                    if value is None:
+                        value = "No" if alias == "value" else ""
+                    state[alias] = value
+                else:
+                    state[alias] = original
+        value = state.get("value")
+        if value is None:
+            value = state.get("classification")
+        if value is None:
+            raise JobError(
+                f"{self.source}: the graph ended without a value; map one in the score's "
+                "output (value: classification)"
+            )
+        explanation = state.get("explanation")
+        result = ScoreResult(
+            value=str(value),
+            explanation="" if explanation is None else str(explanation),
+            confidence=_confidence(state.get("confidence")),
+            cost=sum((r.cost() for r in records), Cost()),
+            trace={"score": self.kind, "nodes": [_trace(r, state) for r in records]},
+        )
+        if self.validation:
+            _validate(result, self.validation, self.source)
+        return result
+
+    async def _run_node(
+        self, node: BaseNode, state: GraphState, run: Run, record: NodeRecord
+    ) -> None:
+        for alias, original in (node.input_map or {}).items():
+            if isinstance(original, str) and original in state:
+                state[alias] = state[original]
+        await node.execute(state, run, record)
+        # The node's own output aliasing (inside the node in Plexus, None made "No"/"").
+        for alias, original in (node.output_map or {}).items():
+            if isinstance(original, str) and original in state:
+                value = state[original]
+                state[alias] = ("No" if alias == "value" else "") if value is None else value
+            else:
+                state[alias] = original
+        result = {
+            k: state.get(k)
+            for k in ("classification", "explanation", "value", "confidence")
+            if state.get(k) is not None
+        }
+        state[node.name] = result
+
+    def _route(
+        self,
+        position: int,
+        entry: dict[str, Any],
+        state: GraphState,
+        record: NodeRecord,
+        fired: set[str],
+    ) -> int | None:
+        last = position == len(self.nodes) - 1
+        following = None if last else self.nodes[position + 1].name
+        conditions = entry.get("conditions")
+        edge = entry.get("edge")
+        target: str | None
+        if not last and "output" in entry:
+            _set(state, entry.get("output"))
+            target = following
+        elif conditions:
+            classification = state.get("classification")
+            matched = None
+            if classification is not None:
+                wanted = str(classification).lower()
+                matched = next((c for c in conditions if str(c["value"]).lower() == wanted), None)
+            if matched is not None:
+                record.condition = str(matched["value"])
+                target = matched.get("node") or (END if last else following)
+                set_fields = _set(state, matched.get("output"))
+                if target == END:
+                    fired.update(set_fields)
+            elif edge:
+                target = edge.get("node") or (END if last else following)
+                _set(state, edge.get("output"))
+            else:
+                target = END if last else following
+        elif edge:
+            target = edge.get("node") or (END if last else following)
+            if last and target != END:
+                target = END  # Plexus adds no route out of the last node but to END
+            elif not last or "output" in edge:
+                _set(state, edge.get("output"))
+        else:
+            if last and "output" in entry:
+                _set(state, entry.get("output"))
+            target = END if last else following
+        record.route = target or END
+        return None if target in (None, END) else self.index[target]
+
+
+def _set(state: GraphState, output: dict[str, Any] | None) -> list[str]:
+    """A value setter: `alias: field` copies a state field, anything else is a literal."""
+    for alias, original in (output or {}).items():
+        if isinstance(original, str) and original in state:
+            state[alias] = state[original]
+        else:
+            state[alias] = original
+    return list(output or ())
+
+
+def _confidence(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= 1 else None
+
+
+def _trace(record: NodeRecord, state: GraphState) -> dict[str, Any]:
+    own = state.get(record.name) or {}
+    cost = record.cost()
+    entry: dict[str, Any] = {
+        "node": record.name,
+        "class": record.kind,
+        "classification": own.get("classification"),
+        "value": own.get("value"),
+        "route": record.route,
+        "seconds": round(record.seconds, 3),
+    }
+    if record.condition is not None:
+        entry["condition"] = record.condition
+    if record.calls:
+        entry.update(
+            provider=record.provider,
+            model=record.model,
+            llm_calls=len(record.calls),
+            prompt_tokens=cost.prompt_tokens,
+            completion_tokens=cost.completion_tokens,
+            cost_usd=float(cost.total_cost),
+            completion=record.calls[-1].text[-2000:],
+        )
+    return entry
+
+
+def _depends_on(value: Any, source: str) -> dict[str, dict[str, Any] | None]:
+    if value is None:
+        return {}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return dict.fromkeys(value)
+    if isinstance(value, dict):
+        out: dict[str, dict[str, Any] | None] = {}
+        for name, condition in value.items():
+            if condition is None:
+                out[str(name)] = None
+            elif isinstance(condition, dict):
+                operator = condition.get("operator", "==")
+                if not isinstance(operator, str) or operator not in OPERATORS:
+                    raise ScoreConfigError(
+                        f"{source}: depends_on {name!r}: operator must be == or !=, got {operator!r}"
+                    )
+                out[str(name)] = {"operator": operator, "value": condition.get("value")}
+            else:
+                out[str(name)] = {"operator": "==", "value": condition}
+        return out
+    raise ScoreConfigError(f"{source}: depends_on must be a list of score names or a mapping")
+
+
+def dependency_holds(condition: dict[str, Any] | None, value: Any) -> bool:
+    if condition is None:
+        return True
+    return bool(OPERATORS[condition["operator"]](str(value), str(condition["value"])))
+
+
+def _validation(parameters: Any, source: str) -> dict[str, Any] | None:
+    if not isinstance(parameters, dict) or not parameters.get("validation"):
+        return None
+    rules = parameters["validation"]
+    if not isinstance(rules, dict):
+        raise ScoreConfigError(f"{source}: parameters.validation must be a mapping")
+    for field in ("value", "explanation"):
+        for pattern in (rules.get(field) or {}).get("patterns") or []:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise ScoreConfigError(
+                    f"{source}: parameters.validation.{field}: invalid pattern {pattern!r}: {exc}"
+                ) from None
+    return rules
+
+
+def _validate(result: ScoreResult, rules: dict[str, Any], source: str) -> None:
+    for field in ("value", "explanation"):
+        rule = rules.get(field)
+        if not rule:
+            continue
+        text = getattr(result, field) or ""
+        classes = rule.get("valid_classes")
+        if classes and text not in [str(c) for c in classes]:
+            raise JobError(f"{source}: validation: {field} {text[:100]!r} is not one of {classes}")
+        patterns = rule.get("patterns")
+        if patterns and not any(re.match(str(p), text) for p in patterns):
+            raise JobError(
+                f"{source}: validation: {field} {text[:100]!r} matches none of {patterns}"
+            )
+        if rule.get("minimum_length") is not None and len(text) < rule["minimum_length"]:
+            raise JobError(
+                f"{source}: validation: {field} is shorter than {rule['minimum_length']}"
+            )
+        if rule.get("maximum_length") is not None and len(text) > rule["maximum_length"]:
+            raise JobError(f"{source}: validation: {field} is longer than {rule['maximum_length']}")
+
+
+def _input_source(item: Any, source: str) -> Any:
+    if item is None:
+        return None
+    if not isinstance(item, dict):
+        raise ScoreConfigError(f"{source}: item must be a mapping (class, options, processors)")
+    if item.get("processors"):
+        processors = (
+            item["processors"] if isinstance(item["processors"], list) else [item["processors"]]
+        )
+        names = [p.get("class") if isinstance(p, dict) else p for p in processors]
+        raise ScoreConfigError(
+            f"{source}: item processors ({', '.join(str(n) for n in names)}) are not supported "
+            "by this worker yet"
+        )
+    if not item.get("class"):
+        return None
+    from plexus.scores.input_sources import input_source
+
+    return input_source(item["class"], item.get("options") or {}, source)

@@ -1,0 +1,78 @@
+"""The score engine: Plexus's score formats, run without LangChain (mirrors `plexus.scores`).
+
+One module per score or node class, named as Plexus names it:
+
+    plexus/scores/LangGraphScore.py          class: LangGraphScore (graph of nodes)
+    plexus/scores/nodes/Classifier.py        ... YesOrNoClassifier, MultiClassClassifier,
+                                              Extractor, Generator, FuzzyMatchClassifier,
+                                              LogicalClassifier, LogicalNode
+    plexus/scores/input_sources/             TextFileInputSource, DeepgramInputSource
+    plexus/scores/LLMClassifier.py           this project's own classes:
+    plexus/scores/KeywordClassifier.py         LLMClassifier, KeywordClassifier (also
+    plexus/scores/RegexClassifier.py           Plexus's `keywords:`), RegexClassifier
+
+The processor calls `parse_score_config`, `item_input` and `score_item`; nothing here is
+imported on the empty poll's path (this module itself imports nothing heavy).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from plexus.core.errors import JobError, JobFailure
+from plexus.scores.config import parse_score_config
+
+if TYPE_CHECKING:
+    from plexus.scores.result import ScoreResult
+    from plexus.scores.run import Run
+    from plexus.scores.Score import Score
+
+__all__ = ["DependencyNotMet", "item_input", "parse_score_config", "score_item"]
+
+
+class DependencyNotMet(JobFailure):
+    """A `depends_on` condition does not hold: the score is not scored for this item."""
+
+
+def item_metadata(item: dict[str, Any]) -> dict[str, Any]:
+    metadata = item.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except json.JSONDecodeError:
+            metadata = {}
+    return dict(metadata) if isinstance(metadata, dict) else {}
+
+
+async def item_input(score: Score, item: dict[str, Any], run: Run, text: str | None = None) -> Any:
+    """What the score reads of the item: its input source's attachment, else `text`
+    (the item's, or content the caller fetched), with the item's metadata."""
+    from plexus.scores.Score import Score as _Score
+
+    source = score.input_source()
+    if source is not None:
+        return await source.extract(item, run.settings)
+    body = item.get("text") if text is None else text
+    if not body:
+        raise JobError(f"item {item.get('id', '?')} has no text")
+    return _Score.Input(text=str(body), metadata=item_metadata(item))
+
+
+async def score_item(score: Score, score_input: Any, run: Run) -> ScoreResult:
+    """Score one item; `run.results` holds the values of the scores it depends on."""
+    from plexus.scores.LangGraphScore import dependency_holds
+
+    for name, condition in score.depends_on.items():
+        if name not in run.results:
+            raise JobError(
+                f"score {score.name or '?'!r} depends on {name!r}, which has no result for this item"
+            )
+        value = run.results[name].value
+        if not dependency_holds(condition, value):
+            assert condition is not None
+            raise DependencyNotMet(
+                f"score {score.name or '?'!r} not scored: it runs only when {name!r} "
+                f"{condition['operator']} {condition['value']!r}, and {name!r} is {value!r}"
+            )
+    return await score.predict(score_input, run)

@@ -1,0 +1,116 @@
+"""A score's configuration: the YAML of its champion ScoreVersion, parsed and checked.
+
+YAML 1.2, as Plexus reads it (ruamel.yaml): `- Yes` / `- No` stay strings. A document that
+does not parse names its line; a score whose class this worker cannot run names the class
+and lists what it supports. Keys Plexus ignores are kept (and ignored) here too.
+
+`class:` selects the score:
+- `LangGraphScore` (plexus/scores/LangGraphScore.py): Plexus's graph of nodes;
+- `TactusScore` (plexus/scores/TactusScore.py): Lua run by the real `tactus` package;
+- `LLMClassifier`, `KeywordClassifier`, `RegexClassifier`: this project's own simple
+  classifiers (plexus/scores/LLMClassifier.py, KeywordClassifier.py, RegexClassifier.py);
+  `KeywordClassifier` also takes the real Plexus format (`keywords:`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plexus.core.errors import ScoreConfigError
+
+SUPPORTED_SCORES = (
+    "LangGraphScore",
+    "TactusScore",
+    "LLMClassifier",
+    "KeywordClassifier",
+    "RegexClassifier",
+)
+# Real Plexus score classes this worker refuses, and why.
+REFUSED_SCORES: dict[str, str] = {}
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """YAML 1.2 (ruamel.yaml's safe loader), or ScoreConfigError naming the line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise ScoreConfigError(f"{source}: invalid YAML{where}: {problem}") from None
+    except YAMLError as exc:
+        raise ScoreConfigError(f"{source}: invalid YAML: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise ScoreConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:
+        # Some values make Python's own constructors fail: a date such as 2023-02-29, an
+        # integer past Python's 4300-digit limit, a tag on a value it cannot build.
+        raise ScoreConfigError(
+            f"{source}: invalid YAML value ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+
+
+def parse_score_config(text: str | None, source: str = "score configuration") -> Any:
+    """The score the YAML describes, checked: a LangGraphScore or one of the simple classes."""
+    if text is None or not str(text).strip():
+        raise ScoreConfigError(f"{source}: configuration is empty")
+    data = load_yaml(str(text), source)
+    return score_from_mapping(data, source)
+
+
+def score_from_mapping(data: Any, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ScoreConfigError(
+            f"{source}: configuration must be a YAML mapping, not {type(data).__name__}"
+        )
+    kind = data.get("class")
+    if kind is not None and not isinstance(kind, str):
+        raise ScoreConfigError(
+            f"{source}: class must be a score class's name, not {type(kind).__name__}; "
+            f"this worker runs {', '.join(SUPPORTED_SCORES)}"
+        )
+    if kind in REFUSED_SCORES:
+        raise ScoreConfigError(f"{source}: class {kind} is not supported: {REFUSED_SCORES[kind]}")
+    if kind == "LangGraphScore":
+        from plexus.scores.LangGraphScore import LangGraphScore
+
+        try:
+            return LangGraphScore.from_config(data, source)
+        except (TypeError, AttributeError, KeyError) as exc:
+            # A value of a shape no check above foresaw (a list where a name belongs...).
+            raise ScoreConfigError(
+                f"{source}: invalid configuration value ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+    if kind == "TactusScore":
+        from plexus.scores.TactusScore import TactusScore
+
+        return TactusScore.from_config(data, source)
+    if kind == "LLMClassifier":
+        from plexus.scores.LLMClassifier import LLMClassifier
+
+        return LLMClassifier.from_config(data, source)
+    if kind == "KeywordClassifier":
+        from plexus.scores.KeywordClassifier import KeywordClassifier
+
+        return KeywordClassifier.from_config(data, source)
+    if kind == "RegexClassifier":
+        from plexus.scores.RegexClassifier import RegexClassifier
+
+        return RegexClassifier.from_config(data, source)
+    shown = repr(kind) if kind is not None else "missing"
+    raise ScoreConfigError(
+        f"{source}: score class {shown[:100]} is not supported; "
+        f"this worker runs {', '.join(SUPPORTED_SCORES)}"
+    )
+
+
+def pydantic_reasons(exc: Any, skip: int = 0) -> str:
+    """A pydantic ValidationError as `field: message; ...`."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'][skip:]) or 'configuration'}: {err['msg']}"
+        for err in exc.errors()
+    )

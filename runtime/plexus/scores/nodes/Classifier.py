@@ -1,0 +1,116 @@
+"""`Classifier`: one of `valid_classes`, read from the model's free-text completion.
+
+The completion is parsed as Plexus's ClassificationOutputParser does: case, punctuation and
+underscores are ignored and a class must stand as whole words; by default the last class
+mentioned wins (reasoning first, answer last), `parse_from_start: true` takes the first;
+when classes overlap ("Yes" and "Yes, but"), the longer one wins. `explanation` is the
+whole completion.
+
+An answer that names no class gets Plexus's retry message, up to `maximum_retry_count`
+times (default 6); if it still names none the node fails: never a guess (Plexus would
+answer "unknown" there).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from plexus.core.errors import ModelReplyError, ScoreConfigError
+from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
+
+if TYPE_CHECKING:
+    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.run import Run
+
+
+def normalize(text: str) -> str:
+    """Lower case, underscores as spaces, single spaces, only letters, digits and spaces."""
+    text = " ".join(text.replace("_", " ").split())
+    return "".join(c.lower() for c in text if c.isalnum() or c.isspace())
+
+
+def parse_classification(
+    completion: str, valid_classes: list[str], parse_from_start: bool = False
+) -> str | None:
+    """The class the completion names, or None."""
+    classes = [(c, normalize(c), i) for i, c in enumerate(valid_classes)]
+    if not parse_from_start:
+        classes.sort(key=lambda entry: len(entry[1]), reverse=True)
+    matches: list[tuple[str, int, int, int]] = []  # class, line, position, length
+    for line_number, line in enumerate(completion.strip().split("\n")):
+        normalized = normalize(line)
+        for name, wanted, _ in classes:
+            if not wanted:
+                continue
+            pos = normalized.find(wanted)
+            while pos != -1:
+                end = pos + len(wanted)
+                whole_word = (pos == 0 or normalized[pos - 1].isspace()) and (
+                    end == len(normalized) or normalized[end].isspace()
+                )
+                if whole_word:
+                    inside_longer = not parse_from_start and any(
+                        m[1] == line_number and m[2] <= pos < m[2] + m[3] and m[3] > len(wanted)
+                        for m in matches
+                    )
+                    if not inside_longer:
+                        matches.append((name, line_number, pos, len(wanted)))
+                    pos = normalized.find(wanted, end)
+                else:
+                    pos = normalized.find(wanted, pos + 1)
+    if not matches:
+        return None
+    if parse_from_start:
+        return matches[0][0]
+    return max(matches, key=lambda m: (m[1], m[2]))[0]
+
+
+class Classifier(BaseNode):
+    kind = "Classifier"
+    state_fields = ("reasoning", "confidence", "raw_logprobs")
+    refused_options: ClassVar[dict[str, str]] = {
+        **BaseNode.refused_options,
+        "confidence": "confidence from token log-probabilities is not implemented by this worker",
+        "enable_confidence": "confidence from token log-probabilities is not implemented by this worker",
+    }
+
+    def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
+        super().__init__(config, defaults, where)
+        self.valid_classes = classes_option(config, where)
+        self.parse_from_start = bool(config.get("parse_from_start") or False)
+        self.max_retries = int_option(config, "maximum_retry_count", 6, where)
+        if not self.prompts:
+            raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
+
+    def retry_message(self, attempt: int) -> str:
+        classes = "', '".join(self.valid_classes)
+        return (
+            f"You responded with an invalid classification. Please classify as one of: "
+            f"'{classes}'. This is attempt {attempt} of {self.max_retries}."
+        )
+
+    async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
+        messages = self.render_messages(state)
+        history: list[dict[str, str]] = []
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            completion = await self.call_model(run, record, messages + history)
+            last = completion.text or ""
+            value = (
+                parse_classification(last, self.valid_classes, self.parse_from_start)
+                if last.strip()
+                else None
+            )
+            if value is not None:
+                state["classification"] = value
+                state["explanation"] = last.strip()
+                state["completion"] = last
+                return
+            history += [
+                {"role": "assistant", "content": last or "(empty)"},
+                {"role": "user", "content": self.retry_message(attempt + 1)},
+            ]
+        raise ModelReplyError(
+            f"{self.where}: the model answered {last.strip()[-200:]!r}, which names none of "
+            f"{self.valid_classes} ({self.max_retries + 1} attempts)"
+        )

@@ -1,0 +1,60 @@
+"""`LogicalNode`: Python `code:` defining `function_name(context)` (default `execute`).
+
+`context` holds `state` (with `model_dump()` and attribute access), `text`, `metadata`
+(the item's metadata plus every state field) and `parameters`. A dict it returns updates
+the state, through `output_mapping` (state field -> result key) when given; anything else
+goes to the one `output_mapping` field, or to `result`. An exception fails the node
+(Plexus logs it and goes on as if the node had not run).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plexus.core.errors import ScoreConfigError
+from plexus.scores.code import call, compile_function
+from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, mapping
+from plexus.scores.nodes.LogicalClassifier import merged_metadata
+
+if TYPE_CHECKING:
+    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.run import Run
+
+
+class LogicalNode(BaseNode):
+    kind = "LogicalNode"
+    calls_model = False
+
+    def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
+        super().__init__(config, defaults, where)
+        name = config.get("function_name", "execute")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ScoreConfigError(f"{where}: function_name must be a Python name")
+        self.function = compile_function(config.get("code"), name, where, self.name)
+        self.output_mapping = mapping(config.get("output_mapping"), where, "output_mapping")
+
+    @property
+    def extra_fields(self) -> tuple[str, ...]:
+        return tuple(self.output_mapping or ())
+
+    async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
+        from plexus.scores.Score import Score
+
+        context = {
+            "state": state,
+            "text": state.get("text"),
+            "metadata": merged_metadata(state),
+            "parameters": Score.Parameters(**self.config),
+        }
+        result = call(self.function, self.where, context)
+        if isinstance(result, dict):
+            if self.output_mapping:
+                for field, key in self.output_mapping.items():
+                    if key in result:
+                        state[field] = result[key]
+            else:
+                state.update(result)
+        elif self.output_mapping and len(self.output_mapping) == 1:
+            state[next(iter(self.output_mapping))] = result
+        else:
+            state["result"] = result

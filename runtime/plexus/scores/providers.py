@@ -1,0 +1,297 @@
+"""Chat models by Plexus's `model_provider` names, each through its vendor's own client.
+
+- `ChatOpenAI`: openai's AsyncOpenAI (`OPENAI_API_KEY`, `OPENAI_BASE_URL`);
+- `AzureChatOpenAI`: openai's AsyncAzureOpenAI; `model_name` is the deployment
+  (`AZURE_API_KEY`, `AZURE_API_BASE`, `AZURE_API_VERSION`, Plexus's own names);
+- `BedrockChat`: boto3's bedrock-runtime Converse API in `model_region` (default us-east-1,
+  as Plexus).
+
+Throttling and timeouts are retried by each client (`PLEXUS_MODEL_MAX_RETRIES`); what is
+left surfaces as `ModelCallError` naming the model. Every call's tokens are priced from
+genai-prices' table; a model it does not know costs 0, as in Plexus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from plexus.core.errors import ModelCallError, ScoreConfigError
+from plexus.core.settings import SettingsError
+from plexus.scores.run import ScoringSettings
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("ChatOpenAI", "AzureChatOpenAI", "BedrockChat")
+# Real Plexus providers this worker does not ship a client for.
+UNAVAILABLE = {
+    "ChatVertexAI": "Google Vertex AI needs langchain-google-vertexai, which this worker does not ship",
+    "ChatOllama": "Ollama runs beside a workstation, not a Lambda function",
+}
+# The provider names Plexus's cost components carry (LangGraphScore._normalize_provider).
+COST_PROVIDER = {
+    "ChatOpenAI": "openai",
+    "AzureChatOpenAI": "azure_openai",
+    "BedrockChat": "bedrock",
+}
+PRICE_PROVIDER = {"ChatOpenAI": "openai", "AzureChatOpenAI": "azure", "BedrockChat": "aws"}
+
+
+def check_provider(provider: Any, where: str) -> str:
+    if not isinstance(provider, str):
+        raise ScoreConfigError(f"{where}: model_provider must be one of {', '.join(PROVIDERS)}")
+    if provider in PROVIDERS:
+        return str(provider)
+    if provider in UNAVAILABLE:
+        raise ScoreConfigError(
+            f"{where}: model_provider {provider} is not available: {UNAVAILABLE[provider]}; "
+            f"use one of {', '.join(PROVIDERS)}"
+        )
+    raise ScoreConfigError(
+        f"{where}: unknown model_provider {str(provider)[:60]!r}; use one of {', '.join(PROVIDERS)}"
+    )
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    provider: str
+    name: str
+    temperature: float | None = 0.0
+    max_tokens: int | None = 500
+    region: str | None = None
+    reasoning_effort: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    model: str
+    seconds: float
+    id: str | None = None
+    finish_reason: str | None = None
+
+
+def price_usd(
+    model: str, input_tokens: int, output_tokens: int, provider: str = "ChatOpenAI"
+) -> tuple[Decimal, Decimal] | None:
+    """(input, output) USD from genai-prices' bundled table; None for an unknown model."""
+    from genai_prices import Usage, calc_price
+
+    try:
+        price = calc_price(
+            Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+            model,
+            provider_id=PRICE_PROVIDER.get(provider, "openai"),
+        )
+    except LookupError:
+        return None
+    return price.input_price, price.output_price
+
+
+def _reasoning_model(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(("o1", "o3", "o4", "gpt-5"))
+
+
+class Models:
+    """The clients of one worker process, made on first use and reused."""
+
+    def __init__(self, settings: ScoringSettings) -> None:
+        self.settings = settings
+        self._clients: dict[str, Any] = {}
+
+    async def close(self) -> None:
+        for name, client in self._clients.items():
+            if not name.startswith("BedrockChat"):
+                await client.close()
+        self._clients.clear()
+
+    async def complete(
+        self, choice: ModelChoice, messages: list[dict[str, str]], **extra: Any
+    ) -> Completion:
+        if choice.provider == "BedrockChat":
+            return await self._bedrock(choice, messages)
+        return await self._openai(choice, messages, **extra)
+
+    # OpenAI and Azure OpenAI -------------------------------------------------------------
+
+    def _openai_client(self, provider: str) -> Any:
+        if provider in self._clients:
+            return self._clients[provider]
+        s = self.settings
+        if provider == "AzureChatOpenAI":
+            from openai import AsyncAzureOpenAI
+
+            why = "this score's model_provider is AzureChatOpenAI"
+            if s.azure_api_key is None:
+                raise SettingsError(f"AZURE_API_KEY is not set: {why}")
+            if not s.azure_api_base:
+                raise SettingsError(f"AZURE_API_BASE is not set: {why}")
+            if not s.azure_api_version:
+                raise SettingsError(f"AZURE_API_VERSION is not set: {why}")
+            client: Any = AsyncAzureOpenAI(
+                api_key=s.azure_api_key.get(),
+                azure_endpoint=s.azure_api_base,
+                api_version=s.azure_api_version,
+                timeout=s.model_timeout_seconds,
+                max_retries=s.model_max_retries,
+            )
+        else:
+            from openai import AsyncOpenAI
+
+            if s.openai_api_key is None:
+                raise SettingsError("OPENAI_API_KEY is not set: this score calls an OpenAI model")
+            client = AsyncOpenAI(
+                api_key=s.openai_api_key.get(),
+                base_url=s.openai_base_url,
+                timeout=s.model_timeout_seconds,
+                max_retries=s.model_max_retries,
+            )
+        self._clients[provider] = client
+        return client
+
+    async def _openai(
+        self, choice: ModelChoice, messages: list[dict[str, str]], **extra: Any
+    ) -> Completion:
+        import openai
+
+        client = self._openai_client(choice.provider)
+        kwargs: dict[str, Any] = dict(extra)
+        if _reasoning_model(choice.name):
+            # Reasoning models take max_completion_tokens and no temperature.
+            if choice.max_tokens:
+                kwargs.setdefault("max_completion_tokens", choice.max_tokens)
+            if choice.reasoning_effort:
+                kwargs.setdefault("reasoning_effort", choice.reasoning_effort)
+        else:
+            if choice.temperature is not None:
+                kwargs.setdefault("temperature", choice.temperature)
+            if choice.max_tokens:
+                kwargs.setdefault("max_tokens", choice.max_tokens)
+        started = time.perf_counter()
+        name = choice.name
+        try:
+            completion = await client.chat.completions.create(
+                model=name,
+                messages=messages,  # type: ignore[arg-type]
+                **kwargs,
+            )
+        except openai.APITimeoutError:
+            raise ModelCallError(
+                f"model {name} timed out after {client.timeout}s ({client.max_retries} retries)"
+            ) from None
+        except openai.RateLimitError as exc:
+            raise ModelCallError(
+                f"model {name} still throttled (429) after {client.max_retries} retries: "
+                f"{_message(exc)}"
+            ) from None
+        except openai.APIStatusError as exc:
+            raise ModelCallError(
+                f"model {name} call failed with HTTP {exc.status_code}: {_message(exc)}"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise ModelCallError(f"model {name} unreachable: {exc}") from None
+        choice0 = completion.choices[0] if completion.choices else None
+        usage = completion.usage
+        details = usage.prompt_tokens_details if usage else None
+        return Completion(
+            text=(choice0.message.content or "") if choice0 else "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cached_tokens=(details.cached_tokens or 0) if details else 0,
+            model=completion.model or name,
+            seconds=time.perf_counter() - started,
+            id=completion.id,
+            finish_reason=choice0.finish_reason if choice0 else None,
+        )
+
+    # Bedrock -------------------------------------------------------------------------------
+
+    def _bedrock_client(self, region: str) -> Any:
+        key = f"BedrockChat:{region}"
+        if key not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            self._clients[key] = boto3.client(
+                "bedrock-runtime",
+                region_name=region,
+                config=Config(
+                    read_timeout=self.settings.model_timeout_seconds,
+                    connect_timeout=min(self.settings.model_timeout_seconds, 10),
+                    retries={
+                        "max_attempts": self.settings.model_max_retries + 1,
+                        "mode": "standard",
+                    },
+                ),
+            )
+        return self._clients[key]
+
+    async def _bedrock(self, choice: ModelChoice, messages: list[dict[str, str]]) -> Completion:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        region = choice.region or "us-east-1"
+        client = self._bedrock_client(region)
+        system = [{"text": m["content"]} for m in messages if m["role"] == "system"]
+        turns: list[dict[str, Any]] = []
+        for m in messages:
+            if m["role"] == "system":
+                continue
+            role = "assistant" if m["role"] == "assistant" else "user"
+            if turns and turns[-1]["role"] == role:
+                # Converse wants the roles to alternate; join consecutive turns of one role.
+                turns[-1]["content"].append({"text": m["content"]})
+            else:
+                turns.append({"role": role, "content": [{"text": m["content"]}]})
+        inference: dict[str, Any] = {}
+        if choice.max_tokens:
+            inference["maxTokens"] = choice.max_tokens
+        if choice.temperature is not None:
+            inference["temperature"] = choice.temperature
+        request: dict[str, Any] = {"modelId": choice.name, "messages": turns}
+        if system:
+            request["system"] = system
+        if inference:
+            request["inferenceConfig"] = inference
+        started = time.perf_counter()
+        try:
+            response = await asyncio.to_thread(client.converse, **request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise ModelCallError(
+                f"Bedrock model {choice.name} ({region}) failed: "
+                f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:300]}"
+            ) from None
+        except BotoCoreError as exc:
+            raise ModelCallError(
+                f"Bedrock model {choice.name} ({region}) unreachable: {exc}"
+            ) from None
+        content = ((response.get("output") or {}).get("message") or {}).get("content") or []
+        text = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        usage = response.get("usage") or {}
+        return Completion(
+            text=text,
+            prompt_tokens=int(usage.get("inputTokens") or 0),
+            completion_tokens=int(usage.get("outputTokens") or 0),
+            cached_tokens=int(usage.get("cacheReadInputTokens") or 0),
+            model=choice.name,
+            seconds=time.perf_counter() - started,
+            id=(response.get("ResponseMetadata") or {}).get("RequestId"),
+            finish_reason=response.get("stopReason"),
+        )
+
+
+def _message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+    return str(exc)[:300]
