@@ -89,8 +89,11 @@ def interpreter_name(drvs: Derivations, venv: str) -> str:
 
 def runtime_closure() -> set[str]:
     """The `plexus` distribution (runtime/) and what it needs, as uv.lock resolves it: what an
-    image's environment may hold. Markers are ignored, so this is an upper bound."""
-    lock = {p["name"]: p for p in tomllib.loads((nixeval.REPO / "uv.lock").read_text())["package"]}
+    image's environment may hold. Markers are ignored, and a name locked at several versions
+    (forks for other Pythons) counts with all of them, so this is an upper bound."""
+    lock: dict[str, list[dict[str, Any]]] = {}
+    for p in tomllib.loads((nixeval.REPO / "uv.lock").read_text())["package"]:
+        lock.setdefault(p["name"], []).append(p)
     seen: set[str] = set()
     todo = ["plexus"]
     while todo:
@@ -98,16 +101,18 @@ def runtime_closure() -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        package = lock[name]
-        deps = list(package.get("dependencies", []))
-        for dep in deps:
-            todo.append(dep["name"])
-            for extra in dep.get("extra", []):
-                todo += [d["name"] for d in package.get("optional-dependencies", {}).get(extra, [])]
-                todo += [
-                    d["name"]
-                    for d in lock[dep["name"]].get("optional-dependencies", {}).get(extra, [])
-                ]
+        for package in lock[name]:
+            for dep in package.get("dependencies", []):
+                todo.append(dep["name"])
+                for extra in dep.get("extra", []):
+                    todo += [
+                        d["name"] for d in package.get("optional-dependencies", {}).get(extra, [])
+                    ]
+                    todo += [
+                        d["name"]
+                        for version in lock[dep["name"]]
+                        for d in version.get("optional-dependencies", {}).get(extra, [])
+                    ]
     return seen
 
 

@@ -527,3 +527,55 @@ Procedure {
     scoring.results = {}
     with pytest.raises(JobError, match="depends on 'Greeting'"):
         score_text(score, scoring, "x")
+
+
+def test_azure_deployments_reach_azure_openai_with_the_workers_settings(scoring, openai):
+    openai.reply("Fine.\nNo")
+    result = score_text(tactus(classify_procedure("azure/calls-gpt4o-mini")), scoring, "x")
+    assert result.value == "No"
+    [request] = openai.requests
+    assert request["protocol"] == "azure"
+    assert request["headers"]["api-key"] == openai.api_key
+
+
+# --- what a procedure can reach (the README's list) -------------------------------------
+
+
+def test_what_lua_code_can_reach(scoring):
+    code = """
+Procedure {
+  input = { text = field.string{required = true} },
+  output = { value = field.string{required = true}, explanation = field.string{} },
+  function(input)
+    local seen = {}
+    local function probe(name, f)
+      local ok, res = pcall(f)
+      table.insert(seen, name .. "=" .. tostring(ok and res))
+    end
+    probe("os.getenv", function() return os.getenv("PLEXUS_TACTUS_PROBE") end)
+    probe("os.execute", function() return type(os.execute) end)
+    probe("io", function() return type(io) end)
+    probe("load", function() return type(load) end)
+    probe("dofile", function() return type(dofile) end)
+    probe("require", function() return type(require) end)
+    probe("python.eval", function() return python.eval("6 * 7") end)
+    return {value = "probed", explanation = table.concat(seen, "; ")}
+  end
+}
+"""
+    import os
+
+    os.environ["PLEXUS_TACTUS_PROBE"] = "visible"
+    try:
+        result = score_text(tactus(code), scoring, "x")
+    finally:
+        del os.environ["PLEXUS_TACTUS_PROBE"]
+    assert result.explanation.split("; ") == [
+        "os.getenv=visible",
+        "os.execute=nil",
+        "io=nil",
+        "load=nil",
+        "dofile=nil",
+        "require=function",
+        "python.eval=42",
+    ]
