@@ -579,3 +579,13 @@ Procedure {
         "require=function",
         "python.eval=42",
     ]
+
+
+def test_model_settings_never_show_their_keys(scoring):
+    from plexus.scores.TactusScore import credentials
+
+    settings = credentials(scoring.settings)
+    assert (
+        settings.for_model("openai/gpt-4o-mini")["api_key"] == scoring.settings.openai_api_key.get()
+    )
+    assert scoring.settings.openai_api_key.get() not in repr(settings)

@@ -48,7 +48,8 @@ class Credentials:
     """Settings passed to each model call by provider prefix (`openai/...`), so the
     worker's settings apply rather than whatever the process environment holds."""
 
-    by_provider: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Keys among them: never in a repr (a log line, a traceback's locals).
+    by_provider: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # The client's wait for one reply and its retries (litellm's `timeout` and dspy's
     # `num_retries`, default 3 as this worker's PLEXUS_MODEL_MAX_RETRIES); neither is
     # part of the request.
