@@ -40,7 +40,7 @@ from plexus.core.errors import JobError
 TACTUS_VERSION = "0.49.0"
 
 _lock = threading.Lock()
-_loaded = False
+_loaded = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,10 @@ def prepare_environment() -> None:
 
 def load() -> None:
     """Import tactus (once) and give its agents a model each; idempotent, thread-safe."""
-    global _loaded
-    if _loaded:
+    if _loaded.is_set():
         return
     with _lock:
-        if _loaded:
+        if _loaded.is_set():
             return
         prepare_environment()
         import dspy
@@ -107,10 +106,10 @@ def load() -> None:
         tactus_config.get_current_lm = current_lm
         tactus_dspy.get_current_lm = current_lm
         _give_agents_their_own_lm(DSPyAgentHandle)
-        _loaded = True
+        _loaded.set()
 
 
-def _give_agents_their_own_lm(handle: type) -> None:
+def _give_agents_their_own_lm(handle: Any) -> None:
     import dspy
     from dspy.adapters.chat_adapter import ChatAdapter
     from tactus.dspy.agent import _normalize_model_for_litellm
