@@ -168,3 +168,26 @@ def test_concurrent_tactus_jobs_of_one_drain_each_use_their_model(
     for i, model in enumerate(models):
         [(text, sent_model)] = [(t, m) for t, m in sent.items() if f"hello {i}<" in t]
         assert sent_model == model.split("/")[1], (text, sent_model)
+
+
+def test_plexus_lambda_score_runs_a_tactus_score(openai, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import OPENAI_KEY
+
+    path = tmp_path / "greeting.yaml"
+    path.write_text(GREETING.format(model="openai/gpt-4o-mini"))
+    openai.reply("Said hello.\nYes", 90, 4)
+    done = subprocess.run(
+        [sys.executable, "-m", "plexus.tooling.cli", "score", str(path), "--text", "Agent: hi"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": openai.base_url},
+        timeout=280,  # tactus's import takes seconds, many on a loaded machine
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert (report["value"], report["explanation"]) == ("Yes", "Said hello.")
+    assert report["cost"]["llm_calls"] == 1 and report["cost"]["prompt_tokens"] == 90
