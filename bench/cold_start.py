@@ -4,12 +4,15 @@ that imports every dependency at module load, measured interleaved in the same r
 
 Cases: an empty poll (`{}`, an account with no jobs), one keyword job (no model), one LLM
 job and one LangGraph job (a real Plexus score: Classifier then LogicalClassifier, Jinja2
-prompt, YAML 1.2; the fake OpenAI server, no latency). The packages come from a read-only copy of this
+prompt, YAML 1.2; the fake OpenAI server, no latency), and, with bytecode, one Tactus job
+(a ClassifyProcedure on the real tactus runtime) in the first --tactus-runs rounds, with
+the import of tactus's runtime alone measured in the same run and broken down by package
+(`python -X importtime`). The packages come from a read-only copy of this
 venv's site-packages, once without .pyc (as uv installs them; PYTHONDONTWRITEBYTECODE=1)
 and once with unchecked-hash .pyc (the image's case). Also the import time of the
 handler's whole dependency set from those two copies.
 Target: the empty poll answers in under 40% of the eager variant's time.
-    uv run python bench/cold_start.py [--runs 7]
+    uv run python bench/cold_start.py [--runs 7] [--tactus-runs 3]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -25,6 +29,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _services import (
     HANDLER_DIR,
@@ -72,18 +77,23 @@ EAGER_HANDLER = (
 
 def first_response(folder: Path, env: dict[str, str], event: bytes) -> float:
     """Seconds from the runtime process's start to its first response."""
-    with open(os.devnull, "wb") as sink, LocalFunction(folder, env=env, output=sink) as fn:
-        result = fn.invoke(event, timeout=60)
+    # Lambda's 10 s INIT limit would abort a measurement on a loaded machine; the figure is
+    # the time, whatever it is.
+    with (
+        open(os.devnull, "wb") as sink,
+        LocalFunction(folder, env=env, output=sink, init_timeout=120) as fn,
+    ):
+        result = fn.invoke(event, timeout=120)
         if not result.ok:
             raise SystemExit(f"{folder}: {result.error_type}: {result.error_message}")
         assert fn.started_at is not None
         return result.completed_at - fn.started_at
 
 
-def import_time(pythonpath: Path, runs: int) -> float:
-    """Median seconds of `python -S -c "import <everything>"` with only `pythonpath` to import
-    from (-S: not even the venv's site-packages)."""
-    code = "import " + ", ".join(["plexus.aws_lambda.entry", *EAGER_IMPORTS])
+def import_time(pythonpath: Path, runs: int, code: str | None = None) -> float:
+    """Median seconds of `python -S -c "import <everything>"` (or `code`) with only
+    `pythonpath` to import from (-S: not even the venv's site-packages)."""
+    code = code or "import " + ", ".join(["plexus.aws_lambda.entry", *EAGER_IMPORTS])
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
     times = []
     for _ in range(runs):
@@ -91,6 +101,43 @@ def import_time(pythonpath: Path, runs: int) -> float:
         subprocess.run([sys.executable, "-S", "-c", code], env=env, check=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+# What a Tactus job imports beyond the others' modules (plexus.scores.TactusScore runs it).
+TACTUS_IMPORT = (
+    "import plexus.scores.tactus_runtime as t; t.load(); "
+    "import tactus.core.runtime, tactus.adapters.memory, tactus.adapters.cost_collector_log"
+)
+
+
+def import_breakdown(pythonpath: Path, code: str, top: int = 12) -> dict[str, Any]:
+    """One `python -X importtime` run of `code`: self time per top-level package."""
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-S", "-X", "importtime", "-c", code],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    by_package: dict[str, list[int]] = {}
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            entry = by_package.setdefault(match[2].split(".")[0], [0, 0])
+            entry[0] += int(match[1])
+            entry[1] += 1
+    ranked = sorted(by_package.items(), key=lambda kv: -kv[1][0])
+    rest = ranked[top:]
+    packages = [(name, us / 1000, n) for name, (us, n) in ranked[:top]]
+    packages.append(
+        (f"{len(rest)} others", sum(us for _, (us, _) in rest) / 1000, sum(n for _, (_, n) in rest))
+    )
+    return {
+        "packages": packages,
+        "total": sum(us for us, _ in by_package.values()) / 1e6,
+        "modules": sum(n for _, n in by_package.values()),
+    }
 
 
 def read_only_copies(root: Path) -> tuple[Path, Path]:
@@ -124,6 +171,9 @@ def read_only_copies(root: Path) -> tuple[Path, Path]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7, help="cold starts per figure")
+    parser.add_argument(
+        "--tactus-runs", type=int, default=3, help="rounds with a Tactus job (10 s and more each)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plexus-cold-start-"))
     try:
@@ -137,7 +187,11 @@ def main() -> int:
         import_time(plain, 1)  # the page cache holds both copies from now on
         import_time(compiled, 1)
         imports = (import_time(plain, IMPORT_RUNS), import_time(compiled, IMPORT_RUNS))
-        samples = measure_cold_starts(args.runs, eager_dir, trivial_dir, plain, compiled)
+        samples = measure_cold_starts(
+            args.runs, args.tactus_runs, eager_dir, trivial_dir, plain, compiled
+        )
+        tactus_alone = import_time(compiled, args.tactus_runs, TACTUS_IMPORT)
+        breakdown = import_breakdown(compiled, TACTUS_IMPORT)
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)
@@ -145,7 +199,7 @@ def main() -> int:
     print(f"{machine()}; median of {args.runs} interleaved cold starts per figure")
     rows, ratios = [], {}
     for (bytecode, case), by_variant in samples.items():
-        if case == "floor":
+        if case == "floor" or not by_variant["lazy"]:
             continue
         lazy, eager = statistics.median(by_variant["lazy"]), statistics.median(by_variant["eager"])
         ratios[(bytecode, case)] = lazy / eager
@@ -177,6 +231,22 @@ def main() -> int:
             ("bytecode", "ratio", "median ms"),
         )
     )
+    tactus_job = statistics.median(samples[("pyc", "Tactus job")]["lazy"])
+    keyword_job = statistics.median(samples[("pyc", "keyword job")]["lazy"])
+    print(
+        f"\nTactus job (pyc, median of {args.tactus_runs}): {tactus_job * 1000:.0f} ms cold start, "
+        f"a keyword job {keyword_job * 1000:.0f} ms; the import of tactus's runtime alone "
+        f"(plexus.scores.tactus_runtime.load() and TactusRuntime's modules, pyc, median of "
+        f"{args.tactus_runs}): {tactus_alone * 1000:.0f} ms"
+    )
+    print(
+        "that import by package (self time under -X importtime, which adds its own overhead; "
+        f"{breakdown['modules']} modules, {breakdown['total'] * 1000:.0f} ms in all):\n"
+        + table(
+            [(name, f"{ms:.0f}", count) for name, ms, count in breakdown["packages"]],
+            ("package", "ms", "modules"),
+        )
+    )
     ok = True
     for bytecode in BYTECODE:
         ratio = ratios[(bytecode, "empty poll")]
@@ -196,8 +266,21 @@ BYTECODE = ("none", "pyc")
 # and eager import the same modules for them anyway.
 CASES = {
     "none": ("empty poll", "keyword job"),
-    "pyc": ("empty poll", "keyword job", "LLM job", "LangGraph job"),
+    "pyc": ("empty poll", "keyword job", "LLM job", "LangGraph job", "Tactus job"),
 }
+# Plexus's standard score (skills/score-code-editor/SKILL.md), on the real tactus runtime.
+TACTUS_YAML = """
+name: Greeting (Tactus)
+class: TactusScore
+valid_classes: ['Yes', 'No']
+code: |-
+  default_model "openai/gpt-4o-mini"
+  ClassifyProcedure {
+    classes = {"Yes", "No"},
+    system_message = [[You review call transcripts.]],
+    user_message = [[Did the agent greet the caller? <transcript>{{ text }}</transcript>]]
+  }
+"""
 # A real Plexus score's shape (dashboard/scorecards/.../Agent Misrepresentation.yaml, cut
 # short): a Classifier whose type a LogicalClassifier turns into Yes/No.
 LANGGRAPH_YAML = """
@@ -232,7 +315,7 @@ TRIVIAL_HANDLER = "def handler(event, context):\n    return {}\n"
 
 
 def measure_cold_starts(
-    runs: int, eager_dir: Path, trivial_dir: Path, plain: Path, compiled: Path
+    runs: int, tactus_runs: int, eager_dir: Path, trivial_dir: Path, plain: Path, compiled: Path
 ) -> dict[tuple[str, str], dict[str, list[float]]]:
     """{(bytecode, case): {"lazy": [seconds...], "eager": [...]}}, lazy and eager interleaved
     (which of the two goes first alternates from round to round); case "floor" has the
@@ -246,6 +329,7 @@ def measure_cold_starts(
         keyword_score, _ = s.api.seed_score(card, "Greeting", KEYWORD_YAML)
         llm_score, _ = s.api.seed_score(card, "Greeting (LLM)", LLM_YAML)
         graph_score, _ = s.api.seed_score(card, "Greeting (LangGraph)", LANGGRAPH_YAML)
+        tactus_score, _ = s.api.seed_score(card, "Greeting (Tactus)", TACTUS_YAML)
         # Both from a read-only copy, whatever .pyc this venv may hold; the stdlib's own
         # bytecode is used in both (as in the image).
         base_env = {**s.env, "PLEXUS_ACCOUNT_KEY": "cold", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -257,7 +341,11 @@ def measure_cold_starts(
         def event(case: str) -> bytes:
             if case == "empty poll":
                 return b"{}"
-            score = {"keyword job": keyword_score, "LLM job": llm_score}.get(case, graph_score)
+            score = {
+                "keyword job": keyword_score,
+                "LLM job": llm_score,
+                "Tactus job": tactus_score,
+            }.get(case, graph_score)
             item = s.api.seed_item(account_id, text="Agent: hello")
             job = s.api.seed_job(account_id, card, score, item)
             return json.dumps({"scoringJobId": job}).encode()
@@ -271,6 +359,8 @@ def measure_cold_starts(
                     first_response(trivial_dir, envs[bytecode], b"{}")
                 )
                 for case in CASES[bytecode]:
+                    if case == "Tactus job" and round_ >= tactus_runs:
+                        continue
                     for variant, folder in variants:
                         seconds = first_response(folder, envs[bytecode], event(case))
                         samples[(bytecode, case)][variant].append(seconds)

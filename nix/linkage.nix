@@ -11,9 +11,24 @@ let
     "plexus.aws_lambda.entry"
     "plexus.cli.work"
     "plexus.cli.score"
+    # TactusScore's runtime, as a Tactus job loads it (tactus, dspy, litellm, lupa's Lua).
+    "plexus.scores.TactusScore"
+    "plexus.scores.tactus_runtime"
+    "tactus.core.runtime"
+    "tactus.adapters.memory"
+    "tactus.adapters.cost_collector_log"
+    "lupa.lua55"
   ];
 in
-pkgs.runCommand "plexus-env-linkage" { } ''
+pkgs.runCommand "plexus-env-linkage"
+  {
+    # As plexus/scores/tactus_runtime.py sets it before a Tactus job imports litellm: the
+    # price table from the package (the sandbox has no network).
+    LITELLM_LOCAL_MODEL_COST_MAP = "True";
+  }
+  ''
+  # dspy's cache in the build's temporary directory, not $HOME (as on Lambda: /tmp).
+  export DSPY_CACHEDIR="$TMPDIR/dspy_cache"
   ${env}/bin/python ${./linkage_check.py} \
     --ca-file ${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt \
     --curl-version ${lib.escapeShellArg pkgs.curl.version} \

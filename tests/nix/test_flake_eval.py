@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.markers import Marker
 
 from plexus.tooling import naming
 from tests.nix import nixeval
@@ -29,6 +30,15 @@ KINDS = ("packages", "apps", "devShells", "checks", "formatter")
 # dockerTools' default `created`, which the README promises is never "now".
 FIXED_EPOCH = "1970-01-01T00:00:01Z"
 UNCHECKED_HASH = "UNCHECKED_HASH"
+# The environment the images' Python evaluates uv.lock's markers in (nix/python.nix).
+PYTHON_311_LINUX = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.13",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
 
 
 def test_every_flake_output_evaluates(flake_eval: Evaluation) -> None:
@@ -79,8 +89,11 @@ def interpreter_name(drvs: Derivations, venv: str) -> str:
 
 def runtime_closure() -> set[str]:
     """The `plexus` distribution (runtime/) and what it needs, as uv.lock resolves it: what an
-    image's environment may hold. Markers are ignored, so this is an upper bound."""
-    lock = {p["name"]: p for p in tomllib.loads((nixeval.REPO / "uv.lock").read_text())["package"]}
+    image's environment may hold. Markers are ignored, and a name locked at several versions
+    (forks for other Pythons) counts with all of them, so this is an upper bound."""
+    lock: dict[str, list[dict[str, Any]]] = {}
+    for p in tomllib.loads((nixeval.REPO / "uv.lock").read_text())["package"]:
+        lock.setdefault(p["name"], []).append(p)
     seen: set[str] = set()
     todo = ["plexus"]
     while todo:
@@ -88,16 +101,18 @@ def runtime_closure() -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        package = lock[name]
-        deps = list(package.get("dependencies", []))
-        for dep in deps:
-            todo.append(dep["name"])
-            for extra in dep.get("extra", []):
-                todo += [d["name"] for d in package.get("optional-dependencies", {}).get(extra, [])]
-                todo += [
-                    d["name"]
-                    for d in lock[dep["name"]].get("optional-dependencies", {}).get(extra, [])
-                ]
+        for package in lock[name]:
+            for dep in package.get("dependencies", []):
+                todo.append(dep["name"])
+                for extra in dep.get("extra", []):
+                    todo += [
+                        d["name"] for d in package.get("optional-dependencies", {}).get(extra, [])
+                    ]
+                    todo += [
+                        d["name"]
+                        for version in lock[dep["name"]]
+                        for d in version.get("optional-dependencies", {}).get(extra, [])
+                    ]
     return seen
 
 
@@ -269,22 +284,34 @@ def test_every_locked_package_has_unchecked_hash_bytecode(flake: Flake) -> None:
     assert not wrong, wrong
 
     # Every locked package is built, unless uv.lock only ever wants it under a marker
-    # (Windows, emscripten, another Python) that uv2nix evaluates to false here.
+    # (Windows, emscripten, another Python) that uv2nix evaluates to false here, or locks
+    # that version only for another Python's resolution (a fork: tactus's dspy and litellm
+    # apply below Python 3.14/3.15 only, so newer Pythons resolve other versions), or only
+    # such packages want it.
     conditional_only = set()
-    for name, version in locked - set(found):
-        edges = [
-            dep
-            for p in packages
-            for group in [
-                p.get("dependencies", []),
-                *p.get("optional-dependencies", {}).values(),
-                *p.get("dev-dependencies", {}).values(),
+    for p in packages:
+        forks = p.get("resolution-markers")
+        if forks and not any(Marker(m).evaluate(PYTHON_311_LINUX) for m in forks):
+            conditional_only.add((p["name"], p["version"]))
+    grew = True
+    while grew:
+        grew = False
+        for name, version in locked - set(found) - conditional_only:
+            edges = [
+                dep
+                for p in packages
+                if (p["name"], p["version"]) not in conditional_only
+                for group in [
+                    p.get("dependencies", []),
+                    *p.get("optional-dependencies", {}).values(),
+                    *p.get("dev-dependencies", {}).values(),
+                ]
+                for dep in group
+                if dep["name"] == name and dep.get("version", version) == version
             ]
-            for dep in group
-            if dep["name"] == name and dep.get("version", version) == version
-        ]
-        if edges and all("marker" in dep for dep in edges):
-            conditional_only.add((name, version))
+            if all("marker" in dep for dep in edges):
+                conditional_only.add((name, version))
+                grew = True
     assert locked - set(found) == conditional_only, sorted(locked - set(found) - conditional_only)
 
     # What the images ship: every package in the entrypoint's environment is a locked one.
@@ -294,6 +321,49 @@ def test_every_locked_package_has_unchecked_hash_bytecode(flake: Flake) -> None:
         for path in drvs.env(venv)["NIX_PYPROJECT_DEPS"].split(":"):
             env = drvs.env(drvs.of(path) or "")
             assert (env["pname"], env["version"]) in found, path
+
+
+# TactusScore's runtime, which the image must hold ...
+TACTUS_RUNTIME = {"tactus", "dspy", "litellm", "lupa", "biblicus"}
+# ... without what tactus 0.49.0's biblicus[reinforcement-memory] would bring (6 GB).
+GPU_STACK = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-.*|.*cuda.*|.*cudnn.*)$")
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_image_closure_holds_tactus_and_no_torch_triton_or_cuda(flake: Flake, system: str) -> None:
+    drvs = flake.drvs
+    base, _ = base_and_functions(flake, system)
+    venv = drvs.of(base.config["Entrypoint"][0]) or ""
+    python_packages = {
+        drvs.env(drvs.of(path) or "")["pname"]
+        for path in drvs.env(venv)["NIX_PYPROJECT_DEPS"].split(":")
+    }
+    assert python_packages >= TACTUS_RUNTIME, sorted(TACTUS_RUNTIME - python_packages)
+    # Nothing anywhere in the image's derivations either, Python package or not.
+    everything = {drvs.env(d).get("pname") or drvs.drvs[d]["name"] for d in drvs.closure(base.conf)}
+    gpu = sorted(n for n in everything if GPU_STACK.match(n.lower()))
+    assert not gpu, gpu
+    # The lock agrees: biblicus without its extra, so no lock entry for the GPU stack.
+    locked = {p["name"] for p in lock()["package"]}
+    assert not sorted(n for n in locked if GPU_STACK.match(n)), "uv.lock resolves the GPU stack"
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEMS))
+def test_linkage_check_imports_the_tactus_runtime_offline(flake: Flake, system: str) -> None:
+    drvs = flake.drvs
+    [linkage] = [
+        d
+        for d in drvs.drvs
+        if drvs.drvs[d]["name"] == "plexus-env-linkage" and drvs.drvs[d]["system"] == system
+    ]
+    env = drvs.env(linkage)
+    for module in ("tactus.core.runtime", "plexus.scores.TactusScore", "lupa.lua55"):
+        assert f"--import {module} " in env["buildCommand"], module
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert 'DSPY_CACHEDIR="$TMPDIR/' in env["buildCommand"]
+    # Every image is built only from the environment that passed it.
+    base, _ = base_and_functions(flake, system)
+    assert linkage in drvs.closure(base.conf)
 
 
 # --- the apps ---------------------------------------------------------------------------

@@ -59,11 +59,11 @@ def test_yaml_1_2_keeps_unquoted_yes_and_no_as_classes():
         ),
         ("class: LangGraphScore\ngraph: [\n", "invalid YAML at line 3"),
         ("class: LangGraphScore\nname: a\nname: b\n", "invalid YAML at line 3"),
-        ("class: TactusScore\ncode: x", "TactusScore is not supported: TactusScore runs a Lua DSL"),
+        ("class: TactusScore\nname: x", "invalid TactusScore: code: Field required"),
         (
             "class: OpenAIModelScore",
             "score class 'OpenAIModelScore' is not supported; this worker runs LangGraphScore, "
-            "LLMClassifier, KeywordClassifier, RegexClassifier",
+            "TactusScore, LLMClassifier, KeywordClassifier, RegexClassifier",
         ),
         ("class: LangGraphScore", "needs a graph"),
         (

@@ -85,10 +85,10 @@ output:
 
 
 def test_unsupported_score_class_fails_the_job_saying_why(settings, account, api):
-    score_id = account.score("Lua", "class: TactusScore\ncode: 'return {value = 1}'\n")
+    score_id = account.score("BERT", "class: BERTClassifier\nembeddings_model: bert\n")
     [outcome] = process(settings, account.job(score_id))
     assert outcome.status == "FAILED"
-    assert "class TactusScore is not supported: TactusScore runs a Lua DSL" in outcome.reason
+    assert "score class 'BERTClassifier' is not supported; this worker runs" in outcome.reason
     assert api.get("ScoringJob", outcome.job_id)["errorMessage"] == outcome.reason
 
 

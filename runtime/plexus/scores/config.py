@@ -6,6 +6,7 @@ and lists what it supports. Keys Plexus ignores are kept (and ignored) here too.
 
 `class:` selects the score:
 - `LangGraphScore` (plexus/scores/LangGraphScore.py): Plexus's graph of nodes;
+- `TactusScore` (plexus/scores/TactusScore.py): Lua run by the real `tactus` package;
 - `LLMClassifier`, `KeywordClassifier`, `RegexClassifier`: this project's own simple
   classifiers (plexus/scores/LLMClassifier.py, KeywordClassifier.py, RegexClassifier.py);
   `KeywordClassifier` also takes the real Plexus format (`keywords:`).
@@ -17,14 +18,15 @@ from typing import Any
 
 from plexus.core.errors import ScoreConfigError
 
-SUPPORTED_SCORES = ("LangGraphScore", "LLMClassifier", "KeywordClassifier", "RegexClassifier")
+SUPPORTED_SCORES = (
+    "LangGraphScore",
+    "TactusScore",
+    "LLMClassifier",
+    "KeywordClassifier",
+    "RegexClassifier",
+)
 # Real Plexus score classes this worker refuses, and why.
-REFUSED_SCORES = {
-    "TactusScore": (
-        "TactusScore runs a Lua DSL whose Python package pulls in dspy and litellm; this "
-        "worker does not ship them. Express the score as a LangGraphScore graph"
-    ),
-}
+REFUSED_SCORES: dict[str, str] = {}
 
 
 def load_yaml(text: str, source: str) -> Any:
@@ -83,6 +85,10 @@ def score_from_mapping(data: Any, source: str) -> Any:
             raise ScoreConfigError(
                 f"{source}: invalid configuration value ({type(exc).__name__}: {str(exc)[:200]})"
             ) from None
+    if kind == "TactusScore":
+        from plexus.scores.TactusScore import TactusScore
+
+        return TactusScore.from_config(data, source)
     if kind == "LLMClassifier":
         from plexus.scores.LLMClassifier import LLMClassifier
 

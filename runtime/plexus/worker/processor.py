@@ -283,7 +283,10 @@ class JobProcessor:
     async def _fail(self, claim: Claim, message: str, exc: Exception) -> JobOutcome:
         message = self._redact(message)
         log.warning("job %s failed: %s", claim.job_id, message)
-        details = {"errorType": type(exc).__name__, "attempt": claim.attempt}
+        details: dict[str, Any] = {"errorType": type(exc).__name__, "attempt": claim.attempt}
+        cost = getattr(exc, "cost", None)
+        if cost is not None:  # what the model calls before the failure cost (TactusScore)
+            details["cost"] = cost.to_json()
         try:
             await self.claimer.fail(claim, message, details)
         except ApiError as api_exc:
