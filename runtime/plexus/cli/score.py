@@ -76,7 +76,6 @@ def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict
 
 async def _score(args: argparse.Namespace) -> dict[str, Any]:
     from plexus.clients.content import fetch_text
-    from plexus.core.settings import load_content_limits
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run, ScoringSettings
     from plexus.scores.scorecard import parse_scorecard, score_with_dependencies, scorecard_scores
@@ -111,8 +110,13 @@ async def _score(args: argparse.Namespace) -> dict[str, Any]:
             else None
         )
         if url:
-            limits = load_content_limits()
-            item["text"] = await asyncio.to_thread(fetch_text, str(url), **limits)
+            item["text"] = await asyncio.to_thread(
+                fetch_text,
+                str(url),
+                max_bytes=settings.content_max_bytes,
+                timeout_seconds=settings.content_timeout_seconds,
+                allowed_hosts=settings.content_allowed_hosts,
+            )
     run = Run.create(settings, progress=lambda line: print(line, file=sys.stderr))
     try:
         results = await score_with_dependencies(scores, name, item, run)
