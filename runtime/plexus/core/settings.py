@@ -318,7 +318,7 @@ class Settings:
     sqs_poll_wait_seconds: int = setting(
         "PLEXUS_SQS_POLL_WAIT_SECONDS",
         _poll_wait,
-        "long-poll wait of that one receive (0–20, default 10)",
+        "long-poll wait of that one receive (0 to 20, default 10)",
         default=10,
     )
     azure_api_key: Secret | None = setting(
