@@ -44,7 +44,7 @@ def public_address(url: str, allowed_hosts: tuple[str, ...] = ()) -> str | None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError) as exc:
         raise ContentError(f"content URL host {host} does not resolve: {exc}") from None
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not is_public(ip):

@@ -11,6 +11,7 @@ import logging
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 _current: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "plexus_job_log", default=None
@@ -63,7 +64,16 @@ _handler = _JobBufferHandler(level=logging.DEBUG)
 _handler.setFormatter(_FORMAT)
 
 
-def install(logger: logging.Logger, secrets: Iterable[str]) -> RedactingFilter:
+class _Handlers(Protocol):
+    """A logging.Logger, or powertools' Logger, which keeps the handlers of one."""
+
+    @property
+    def handlers(self) -> list[logging.Handler]: ...
+
+    def addHandler(self, handler: logging.Handler) -> None: ...
+
+
+def install(logger: _Handlers, secrets: Iterable[str]) -> RedactingFilter:
     """Attach job capture to `logger`, and redaction to each of its handlers.
 
     Handler filters, unlike logger filters, also see records from child loggers.
@@ -74,7 +84,7 @@ def install(logger: logging.Logger, secrets: Iterable[str]) -> RedactingFilter:
     return redact_handlers(logger, secrets)
 
 
-def redact_handlers(logger: logging.Logger, secrets: Iterable[str]) -> RedactingFilter:
+def redact_handlers(logger: _Handlers, secrets: Iterable[str]) -> RedactingFilter:
     """Redaction on each of `logger`'s handlers (the root's: httpx, boto, the SDKs log there)."""
     redactor = RedactingFilter(secrets)
     for handler in logger.handlers:
