@@ -4,11 +4,12 @@ invocation, and a drain of an account with 10,000 finished jobs and 5 pending on
 history outside the drain window, then inside it). Targets: at most 6 requests on a miss,
 at most 4 on a hit, and a drain whose requests do not grow with the history outside the
 window.
-    uv run python bench/round_trips.py
+    uv run python bench/round_trips.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import time
@@ -75,6 +76,13 @@ def describe(requests: list[tuple[str, ...]]) -> list[tuple[int, str, str]]:
 
 
 def main() -> int:
+    global HISTORY
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a history of 100 jobs, not 10,000 (CI)"
+    )
+    if parser.parse_args().quick:
+        HISTORY = 100
     with services() as s:
         s.openai.set_default(s.openai.answer_first_class)
         account_id, card = s.account("rt")

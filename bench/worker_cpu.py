@@ -14,6 +14,7 @@ Then it tries the cuts it proposes for this project's code, as patches in this p
 (plexus/ itself is not changed), and prints the CPU per job before and after each.
 
     uv run python bench/worker_cpu.py [--jobs 200] [--concurrency 16] [--top 25] [--no-cuts]
+    uv run python bench/worker_cpu.py --quick     # CI: a few jobs, fails on a stale name
 """
 
 from __future__ import annotations
@@ -68,10 +69,10 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("prices: genai-prices", "library", ("genai_prices/",)),
     ("retries: tenacity", "library", ("tenacity/",)),
-    ("score config: PyYAML", "library", ("yaml/", "_yaml")),
+    ("score config: ruamel.yaml", "library", ("ruamel/", "_ruamel")),
     ("JSON (json, _json)", "stdlib", ("/json/", "_json")),
     ("logging (logging)", "stdlib", ("/logging/",)),
-    ("logging: plexus/job_log.py", "project", ("plexus/job_log.py",)),
+    ("logging: plexus/core/job_log.py", "project", ("plexus/core/job_log.py",)),
     ("powertools", "library", ("aws_lambda_powertools/",)),
     ("this project: plexus/", "project", ("/plexus/",)),
     (
@@ -88,25 +89,24 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     ("uuid, datetime, re", "stdlib", ("uuid.py", "datetime", "/re/", "_sre", "_strptime")),
 ]
 ENTRY_POINTS = [
-    ("a GraphQL request (PlexusApi._execute)", "plexus/api_client.py", "_execute"),
+    ("a GraphQL request (PlexusApi._execute)", "plexus/clients/plexus_api.py", "_execute"),
     ("  gql's session.execute", "gql/client.py", "execute"),
-    (
-        "  graphql-core's print_ast (gql prints each document per request)",
-        "graphql/language/printer.py",
-        "print_ast",
-    ),
-    ("the model call (classify_llm)", "plexus/scoring/llm.py", "classify_llm"),
-    ("  its price (price_usd, genai-prices)", "plexus/scoring/llm.py", "price_usd"),
-    ("an S3 PUT (attachments._put, in a thread)", "plexus/attachments.py", "_put"),
+    ("the model call (Models.complete)", "plexus/scores/providers.py", "complete"),
+    ("  its price (price_usd, genai-prices)", "plexus/scores/providers.py", "price_usd"),
+    ("an S3 PUT (attachments._put, in a thread)", "plexus/clients/attachments.py", "_put"),
     ("  botocore's signing (RequestSigner.sign)", "botocore/signers.py", "sign"),
-    ("the attachments' JSON (upload_attachments)", "plexus/attachments.py", "upload_attachments"),
+    (
+        "the attachments' JSON (upload_attachments)",
+        "plexus/clients/attachments.py",
+        "upload_attachments",
+    ),
     ("json.dumps, every caller", "json/__init__.py", "dumps"),
     ("json.loads, every caller", "json/__init__.py", "loads"),
     ("logging: Logger._log, every caller", "logging/__init__.py", "_log"),
-    ("the job processor's steps (JobProcessor._score)", "plexus/processor.py", "_score"),
+    ("the job processor's steps (JobProcessor._score)", "plexus/worker/processor.py", "_score"),
     (
         "the score configuration (parse_score_config)",
-        "plexus/scoring/config.py",
+        "plexus/scores/config.py",
         "parse_score_config",
     ),
 ]
@@ -149,11 +149,12 @@ def parse_configs_once() -> Callable[[], None]:
     configuration never changes, so keep the parsed config by its text."""
     import functools
 
-    from plexus.scoring import config
+    import plexus.scores
 
-    original = config.parse_score_config
-    config.parse_score_config = functools.lru_cache(maxsize=256)(original)
-    return lambda: setattr(config, "parse_score_config", original)
+    # The processor imports it from plexus.scores when a job needs it.
+    original = plexus.scores.parse_score_config
+    plexus.scores.parse_score_config = functools.lru_cache(maxsize=256)(original)
+    return lambda: setattr(plexus.scores, "parse_score_config", original)
 
 
 def keep_connections() -> Callable[[], None]:
@@ -176,8 +177,11 @@ def keep_connections() -> Callable[[], None]:
 
 
 EXPERIMENTS = {
-    "config-once": (parse_configs_once, "plexus/processor.py: parse a version's YAML once"),
-    "keep-alive": (keep_connections, "plexus/api_client.py: keep 100 connections, not 20"),
+    "config-once": (parse_configs_once, "plexus/worker/processor.py: parse a version's YAML once"),
+    "keep-alive": (
+        keep_connections,
+        "plexus/clients/plexus_api.py: keep 100 connections, not 20",
+    ),
 }
 
 
@@ -217,7 +221,14 @@ def main() -> int:
     parser.add_argument(
         "--no-cuts", dest="cuts", action="store_false", help="skip trying the proposed cuts"
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few jobs, one round: that it runs, and every entry point is still called (CI)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.jobs, args.concurrency, args.rounds, args.latency = 4, 2, 1, 0.01
     print(machine(), f"load average at start {os.getloadavg()[0]:.2f}")
     with lean_services(0.03, 0.03) as lean:
         os.environ.update(lean.env)
@@ -309,6 +320,7 @@ def main() -> int:
     print(table(rows, ("spent in", "whose", "share", "est. ms/job")))
 
     rows = []
+    missing: list[str] = []
     for label, path, name in ENTRY_POINTS:
         matched = [
             ct
@@ -320,6 +332,7 @@ def main() -> int:
             rows.append((label, f"{t / total:.1%}", f"{t / total * plain_ms:.2f}"))
         else:
             rows.append((label, "-", "not called"))
+            missing.append(f"{path}:{name}")
     print("\nInclusive time under entry points (overlapping):")
     print(table(rows, ("entry point", "share", "est. ms/job")))
 
@@ -342,6 +355,10 @@ def main() -> int:
         for (p, line, n), (_cc, nc, tt, _ct, _c) in top
     ]
     print(table(rows, ("function", "calls", "share", "est. ms/job")))
+    if missing:
+        # A renamed module or function: the breakdown above no longer says what it claims.
+        print(f"\nentry points never called (renamed?): {', '.join(missing)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -3,6 +3,7 @@ and the server's own lifecycle."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -168,3 +169,38 @@ def test_bad_fault_arguments(api: Any, kwargs: dict[str, Any], message: str) -> 
 def test_empty_api_key_is_refused(moto_server: Any) -> None:
     with pytest.raises(ValueError, match="api_key"):
         LocalPlexusApi(moto_server.endpoint_url, "")
+
+
+def _big_document(size: int) -> bytes:
+    # A GraphQL document that is costly to parse: many fields, each a selection.
+    fields = " ".join(f"a{i}: __typename" for i in range(size // 18))
+    return json.dumps({"query": "{ " + fields + " }"}).encode()
+
+
+@pytest.mark.parametrize("headers", [{"x-api-key": "wrong-key"}, {}])
+def test_the_api_key_is_checked_before_a_large_body_is_parsed(
+    api: Any, headers: dict[str, str]
+) -> None:
+    document = _big_document(900_000)
+    started = time.monotonic()
+    response = httpx.post(api.url, content=document, headers=headers, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 401 and response.json() == UNAUTHORIZED
+    assert elapsed < 1.0, f"401 took {elapsed:.2f}s: the body was parsed first"
+    assert api.requests[-1] == ()
+
+
+@pytest.mark.parametrize("key", [PLEXUS_KEY, "wrong-key"])
+def test_an_8_mb_document_is_refused_fast_unread(api: Any, key: str) -> None:
+    document = _big_document(8_000_000)
+    started = time.monotonic()
+    try:
+        response = httpx.post(api.url, content=document, headers={"x-api-key": key}, timeout=30)
+    except httpx.TransportError:
+        status = None  # the server answered and closed while the body was still on its way
+    else:
+        status = response.status_code
+        assert "larger than 1048576 bytes" in response.text
+    elapsed = time.monotonic() - started
+    assert status in (413, None)
+    assert elapsed < 2.0, f"refusing 8 MB took {elapsed:.2f}s"

@@ -170,3 +170,89 @@ def test_a_redirect_to_the_metadata_service_is_refused(monkeypatch):
     with pytest.raises(ContentError, match=r"169\.254\.169\.254, a non-public address; refused"):
         fetch_text("https://content.example/t.txt", max_bytes=100, timeout_seconds=1)
     assert calls == ["https://content.example/t.txt", "https://169.254.169.254/latest/meta-data/"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+        "[64:ff9b::808:808]",  # NAT64 of a public address: the translator is a door still
+        "[64:ff9b:1::a00:1]",  # local-use NAT64
+        "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+        "[2002:808:808::1]",  # 6to4 of a public address
+        "[::127.0.0.1]",  # IPv4-compatible
+        "[::a9fe:a9fe]",  # IPv4-compatible 169.254.169.254
+        "[::ffff:169.254.169.254]",  # IPv4-mapped
+        "[::ffff:0:a00:1]",  # IPv4-translated
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+        "192.0.0.9",
+        "192.0.0.170",
+        "192.0.0.255",
+    ],
+)
+def test_ipv6_doors_to_ipv4_and_ietf_assignments_are_refused(host):
+    with pytest.raises(ContentError, match="non-public address; refused"):
+        public_address(f"https://{host}/transcript.txt")
+
+
+def test_a_public_ipv6_address_is_allowed():
+    assert public_address("https://[2606:4700::1111]/x") == "2606:4700::1111"
+
+
+def test_the_time_limit_is_for_the_whole_fetch_redirects_included(https_content, monkeypatch):
+    import time
+
+    monkeypatch.setenv("SSL_CERT_FILE", https_content.ca_pem_path)
+    # Each hop alone is well within the limit; the four together are not.
+    for hop in range(3):
+        https_content.add(
+            f"/hop{hop}", b"", delay=0.5, status=302, location=https_content.url(f"/hop{hop + 1}")
+        )
+    https_content.add("/hop3", b"transcript", delay=0.5)
+    started = time.monotonic()
+    with pytest.raises(ContentError, match=r"timed out after 1\.2s"):
+        fetch_text(
+            https_content.url("/hop0"),
+            max_bytes=1000,
+            timeout_seconds=1.2,
+            allowed_hosts=("127.0.0.1",),
+        )
+    assert time.monotonic() - started < 1.9
+    assert (
+        fetch_text(
+            https_content.url("/hop2"),
+            max_bytes=1000,
+            timeout_seconds=1.5,
+            allowed_hosts=("127.0.0.1",),
+        )
+        == "transcript"
+    )
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "rot13", "base64", "no-such-charset"])
+def test_a_bogus_charset_is_a_clear_content_error(https_content, monkeypatch, charset):
+    monkeypatch.setenv("SSL_CERT_FILE", https_content.ca_pem_path)
+    https_content.add("/odd.txt", b"x" * 100, content_type=f"text/plain; charset={charset}")
+    with pytest.raises(ContentError, match=f"declares charset '{charset}'"):
+        fetch_text(
+            https_content.url("/odd.txt"),
+            max_bytes=1000,
+            timeout_seconds=5,
+            allowed_hosts=("127.0.0.1",),
+        )
+
+
+def test_a_known_charset_still_decodes(https_content, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", https_content.ca_pem_path)
+    https_content.add(
+        "/l1.txt", "café".encode("latin-1"), content_type="text/plain; charset=latin-1"
+    )
+    assert (
+        fetch_text(
+            https_content.url("/l1.txt"),
+            max_bytes=1000,
+            timeout_seconds=5,
+            allowed_hosts=("127.0.0.1",),
+        )
+        == "café"
+    )

@@ -45,6 +45,7 @@ class _Entry:
     content_type: str
     delay: float
     status: int
+    location: str | None = None
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -134,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(entry.status)
         self.send_header("Content-Type", entry.content_type)
+        if entry.location is not None:
+            self.send_header("Location", entry.location)
         self.send_header("Content-Length", str(len(entry.body)))
         self.end_headers()
         self.wfile.write(entry.body)
@@ -246,8 +249,10 @@ class HttpsContentServer:
         content_type: str = "text/plain",
         delay: float = 0.0,
         status: int = 200,
+        location: str | None = None,
     ) -> None:
-        """Serve `body` at `path` (on both listeners), after `delay` seconds."""
+        """Serve `body` at `path` (on both listeners), after `delay` seconds, with a
+        `Location` header when given (for redirects)."""
         if not path.startswith("/") or "?" in path:
             raise ValueError(f"path must start with / and carry no query, got {path!r}")
         if path in (ENDLESS_PATH, OVERSIZED_PATH, STALL_PATH):
@@ -257,7 +262,7 @@ class HttpsContentServer:
         if delay < 0 or not 100 <= status <= 599:
             raise ValueError(f"need delay >= 0 and an HTTP status, got {delay}, {status}")
         with self._lock:
-            self.entries[path] = _Entry(body, content_type, delay, status)
+            self.entries[path] = _Entry(body, content_type, delay, status, location)
 
     def url(self, path: str) -> str:
         """`path` on the listener whose certificate the test CA signed."""

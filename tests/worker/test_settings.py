@@ -91,10 +91,79 @@ def test_secrets_never_show_in_repr_or_str():
         for secret in ("da2-secretkey", "sk-topsecret", "pgpass"):
             assert secret not in text
     assert sorted(settings.secrets()) == sorted(
-        ["da2-secretkey", "sk-topsecret", "postgresql://u:pgpass@127.0.0.1/db"]
+        ["da2-secretkey", "sk-topsecret", "postgresql://u:pgpass@127.0.0.1/db", "pgpass"]
     )
 
 
 def test_fetch_schema_switch():
     assert load_settings({**BASE, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT": "1"}).fetch_schema is True
     assert load_settings({**BASE, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT": "0"}).fetch_schema is False
+
+
+def test_readme_configuration_table_is_the_declarations():
+    from pathlib import Path
+
+    from plexus.core.settings import markdown_table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert markdown_table() in readme, (
+        "README's configuration table differs from runtime/plexus/core/settings.py; "
+        "put this one in its place:\n" + markdown_table()
+    )
+
+
+def test_every_setting_is_declared_with_a_variable_parser_and_description():
+    from plexus.core.settings import SETTINGS
+
+    names = [f.metadata["env"] for f in SETTINGS]
+    assert len(names) == len(set(names))
+    for f in SETTINGS:
+        assert f.metadata["description"] and callable(f.metadata["parse"]), f.name
+
+
+def test_engine_settings_come_from_the_same_declarations():
+    from plexus.scores.run import ScoringSettings
+
+    env = {
+        **BASE,
+        "PLEXUS_MODEL_TIMEOUT_SECONDS": "7",
+        "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME": "results",
+        "PLEXUS_CONTENT_ALLOWED_HOSTS": "Intranet.Test, [::1]",
+    }
+    assert ScoringSettings.from_env(env) == ScoringSettings.from_settings(load_settings(env))
+    engine = ScoringSettings.from_env(env)
+    assert engine.model_timeout_seconds == 7.0 and engine.attachments_bucket == "results"
+    assert engine.content_allowed_hosts == ("intranet.test", "::1")
+    assert ScoringSettings().model_max_retries == load_settings(BASE).model_max_retries
+    with pytest.raises(SettingsError, match="PLEXUS_MODEL_MAX_RETRIES"):
+        ScoringSettings.from_env({"PLEXUS_MODEL_MAX_RETRIES": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        # libpq would refuse it quoting the token: invalid percent-encoded token: "p%zzSECRET"
+        ("PLEXUS_POSTGRES_URI", "postgresql://user:p%zzSECRET@host/db", "SECRET"),
+        ("PLEXUS_POSTGRES_URI", "postgresql://user:pw%4SECRET@host/db", "SECRET"),
+        # httpx: Illegal header value b'PLXKEY-...'
+        ("PLEXUS_API_KEY", "PLXKEY-\x01SECRET", "SECRET"),
+        # README's own placeholder: a raw UnicodeEncodeError showing the character
+        ("PLEXUS_API_KEY", "da2-…SECRET", "…"),
+        ("OPENAI_API_KEY", "sk-…SECRET", "…"),
+        ("OPENAI_API_KEY", "sk-SE CRET", "SE CRET"),
+        ("AZURE_API_KEY", "az\x7fSECRET", "SECRET"),
+    ],
+)
+def test_malformed_secret_is_refused_at_start_naming_the_variable_not_the_value(name, value, shown):
+    with pytest.raises(SettingsError) as info:
+        load_settings({**BASE, name: value})
+    message = str(info.value)
+    assert message.startswith(name)
+    assert shown not in message and value.strip() not in message
+
+
+def test_secrets_include_the_parts_of_a_postgres_uri():
+    settings = load_settings({**BASE, "PLEXUS_POSTGRES_URI": "postgresql://u:p%41SECRET@h/db"})
+    secrets = settings.secrets()
+    assert "p%41SECRET" in secrets and "pASECRET" in secrets
+    assert "postgresql://u:p%41SECRET@h/db" in secrets

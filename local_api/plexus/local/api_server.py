@@ -47,7 +47,9 @@ from plexus.local.models import KEY_SEPARATOR
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
+# Far above any request the worker sends; 1 MiB is also the longest GraphQL operation
+# EventBridge may send to an AppSync API. Larger bodies are refused unread.
+MAX_BODY_BYTES = 1024 * 1024
 UNAUTHORIZED_BODY = {
     "errors": [
         {
@@ -394,7 +396,14 @@ class LocalPlexusApi:
                     "BadRequestException", f"the request body is larger than {MAX_BODY_BYTES} bytes"
                 ),
             )
+        # The key before the body: an unauthenticated body is read (the client is owed a
+        # clean answer) but never parsed.
+        given = handler.headers.get("x-api-key", "").encode()
+        authorized = hmac.compare_digest(given, self._api_key)
         raw = handler.rfile.read(int(length))
+        if not authorized:
+            self._record(())
+            return handler.send_json(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_BODY)
         try:
             request = json.loads(raw)
         except (ValueError, RecursionError):
@@ -421,9 +430,6 @@ class LocalPlexusApi:
                     "NotFoundException", f"no such path {handler.path!r}; the API is at /graphql"
                 ),
             )
-        given = handler.headers.get("x-api-key", "").encode()
-        if not hmac.compare_digest(given, self._api_key):
-            return handler.send_json(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_BODY)
         if request is None:
             return handler.send_json(
                 HTTPStatus.BAD_REQUEST,

@@ -53,6 +53,8 @@ def _setup() -> tuple[Settings, asyncio.AbstractEventLoop]:
         settings = load_settings()
         copy_config_to_registered_loggers(source_logger=logger, include={"plexus"})
         job_log.install(logger, settings.secrets())
+        # The runtime's own handler on the root logger carries what httpx and boto log.
+        job_log.redact_handlers(logging.getLogger(), settings.secrets())
         _settings = settings
     if _loop is None or _loop.is_closed():
         _loop = asyncio.new_event_loop()

@@ -36,20 +36,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _item(args: argparse.Namespace) -> dict[str, Any]:
     if args.item_json is not None:
         raw = sys.stdin.read() if str(args.item_json) == "-" else args.item_json.read_text()
-        item = json.loads(raw)
-        if not isinstance(item, dict):
-            raise ValueError("--item-json must hold a JSON object")
+        item = _json_object(raw, "--item-json")
     elif args.text_file is not None:
         item = {"text": args.text_file.read_text()}
     else:
         item = {"text": args.text}
+    if isinstance(item.get("metadata"), str):
+        # Plexus stores an item's metadata as a JSON string.
+        item["metadata"] = _json_object(item["metadata"], "--item-json's metadata")
     if args.metadata:
-        metadata = json.loads(args.metadata)
-        if not isinstance(metadata, dict):
-            raise ValueError("--metadata must be a JSON object")
-        item["metadata"] = metadata
+        item["metadata"] = _json_object(args.metadata, "--metadata")
     item.setdefault("id", "local")
     return item
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
 
 
 def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +84,13 @@ def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict
 
 async def _score(args: argparse.Namespace) -> dict[str, Any]:
     from plexus.clients.content import fetch_text
-    from plexus.core.settings import load_content_limits
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run, ScoringSettings
     from plexus.scores.scorecard import parse_scorecard, score_with_dependencies, scorecard_scores
 
     source = str(args.config)
     data = load_yaml(args.config.read_text(), source)
-    entries = scorecard_scores(data)
+    entries = scorecard_scores(data, source)
     if entries is None:
         score = score_from_mapping(data, source)
         name = score.name or "score"
@@ -111,8 +118,13 @@ async def _score(args: argparse.Namespace) -> dict[str, Any]:
             else None
         )
         if url:
-            limits = load_content_limits()
-            item["text"] = await asyncio.to_thread(fetch_text, str(url), **limits)
+            item["text"] = await asyncio.to_thread(
+                fetch_text,
+                str(url),
+                max_bytes=settings.content_max_bytes,
+                timeout_seconds=settings.content_timeout_seconds,
+                allowed_hosts=settings.content_allowed_hosts,
+            )
     run = Run.create(settings, progress=lambda line: print(line, file=sys.stderr))
     try:
         results = await score_with_dependencies(scores, name, item, run)
@@ -123,13 +135,17 @@ async def _score(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from plexus.cli.errors import one_line
     from plexus.core.errors import JobFailure
     from plexus.core.settings import SettingsError
 
     try:
         report = asyncio.run(_score(args))
     except (JobFailure, SettingsError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, still one line: the traceback helps no score author
+        print(f"error: internal error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2, default=str))
     return 0

@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 
-from plexus.clients.plexus_api import PlexusApi
+from plexus.cli.errors import FAILURE, USAGE, one_line, positive_int
+from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import SettingsError, load_settings, require
 from plexus.worker.processor import JobOutcome, JobProcessor
@@ -24,13 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--account", help="account key to drain (default: PLEXUS_ACCOUNT_KEY)")
     parser.add_argument(
-        "--concurrency", type=int, help="jobs at once (default: PLEXUS_CONCURRENCY)"
+        "--concurrency", type=positive_int, help="jobs at once (default: PLEXUS_CONCURRENCY)"
     )
 
 
 async def _work(args: argparse.Namespace) -> list[JobOutcome]:
     settings = load_settings()
-    if args.concurrency:
+    if args.concurrency is not None:
         from dataclasses import replace
 
         settings = replace(settings, concurrency=args.concurrency)
@@ -39,7 +40,7 @@ async def _work(args: argparse.Namespace) -> list[JobOutcome]:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    job_log.install(logging.getLogger(), settings.secrets())
+    job_log.redact_handlers(logging.getLogger(), settings.secrets())
     async with PlexusApi(settings) as api:
         processor = JobProcessor(settings, api)
         try:
@@ -57,12 +58,29 @@ async def _work(args: argparse.Namespace) -> list[JobOutcome]:
             await processor.close()
 
 
+def _redacted(message: str) -> str:
+    try:
+        secrets = load_settings().secrets()
+    except SettingsError:
+        secrets = []
+    return one_line(job_log.RedactingFilter(secrets).redact(message))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         outcomes = asyncio.run(_work(args))
     except SettingsError as exc:
-        print(f"plexus-lambda work: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return USAGE
+    except ApiError as exc:  # unreachable, refused: already redacted by the client
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return FAILURE
+    except Exception as exc:
+        print(
+            f"error: internal error: {_redacted(type(exc).__name__ + ': ' + str(exc))}",
+            file=sys.stderr,
+        )
+        return FAILURE
     for outcome in outcomes:
         print(
             json.dumps(

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 _current: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "plexus_job_log", default=None
@@ -18,7 +20,9 @@ _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces every known secret value in a record's message with ***."""
+    """Replaces every known secret value in a record with ***: its message, and its
+    traceback (exception text and chained causes) and stack, which formatters render from
+    `exc_info` and `stack_info` after every filter has run."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -34,6 +38,18 @@ class RedactingFilter(logging.Filter):
         redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            clean = self.redact(text)
+            if clean != text:
+                # The exception object itself holds the secret, and formatters (powertools'
+                # among them) render it anew: log its redacted text as part of the message.
+                record.msg = f"{record.msg}\n{clean.rstrip()}"
+                record.exc_info, record.exc_text = None, None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -41,21 +57,36 @@ class _JobBufferHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         buffer = _current.get()
         if buffer is not None:
-            buffer.append(_FORMAT.format(record))
+            buffer.append(self.format(record))
 
 
 _handler = _JobBufferHandler(level=logging.DEBUG)
+_handler.setFormatter(_FORMAT)
 
 
-def install(logger: logging.Logger, secrets: Iterable[str]) -> RedactingFilter:
+class _Handlers(Protocol):
+    """A logging.Logger, or powertools' Logger, which keeps the handlers of one."""
+
+    @property
+    def handlers(self) -> list[logging.Handler]: ...
+
+    def addHandler(self, handler: logging.Handler) -> None: ...
+
+
+def install(logger: _Handlers, secrets: Iterable[str]) -> RedactingFilter:
     """Attach job capture to `logger`, and redaction to each of its handlers.
 
     Handler filters, unlike logger filters, also see records from child loggers.
     Calling it again replaces the secrets.
     """
-    redactor = RedactingFilter(secrets)
     if _handler not in logger.handlers:
         logger.addHandler(_handler)
+    return redact_handlers(logger, secrets)
+
+
+def redact_handlers(logger: _Handlers, secrets: Iterable[str]) -> RedactingFilter:
+    """Redaction on each of `logger`'s handlers (the root's: httpx, boto, the SDKs log there)."""
+    redactor = RedactingFilter(secrets)
     for handler in logger.handlers:
         for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
             handler.removeFilter(old)

@@ -1,19 +1,26 @@
-"""Settings from the environment, checked once at start.
+"""Settings from the environment, checked once at start, each declared once.
 
-A missing or malformed value raises `SettingsError` naming the variable. Secret values are
-wrapped in `Secret`, whose repr and str never show the value, so a settings object can be
-logged or put in an error without leaking a key.
+Every setting is one field of `Settings` made by `setting(...)`: its variable, parser,
+default, whether it is a secret, and the README's description. `load_settings`, the list
+of secret values for redaction, the engine's `ScoringSettings` and README's configuration
+table (checked by tests/worker/test_settings.py) all come from those declarations, so a new
+setting is one field here and one line in README's table.
+
+A missing or malformed value raises `SettingsError` naming the variable and never echoing
+a secret. Secret values are wrapped in `Secret`, whose repr and str never show the value.
 
 This module is on the cold-start path of every invocation, so it imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 T = TypeVar("T")
 
@@ -33,6 +40,18 @@ class Secret:
     def get(self) -> str:
         return self._value
 
+    def parts(self) -> list[str]:
+        """The value and, for a URI, its password raw and percent-decoded: what a library
+        may quote back in an error (psycopg quotes the password token it cannot parse)."""
+        parts = [self._value]
+        try:
+            password = urlsplit(self._value).password if "://" in self._value else None
+        except ValueError:
+            password = None
+        if password:
+            parts += [password, unquote(password)]
+        return list(dict.fromkeys(parts))
+
     def __repr__(self) -> str:
         return "Secret('**********')"
 
@@ -45,92 +64,39 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
-class Settings:
-    api_url: str
-    api_key: Secret
-    account_key: str | None
-    bucket: str | None
-    openai_api_key: Secret | None
-    openai_base_url: str | None
-    postgres_uri: Secret | None
-    fetch_schema: bool = False
-    region: str | None = None
-    concurrency: int = 4
-    # A job left IN_PROGRESS longer than this was abandoned (Lambda's limit is 900 s).
-    lease_seconds: float = 960.0
-    max_attempts: int = 3
-    # No new claim when less than this much of the invocation is left.
-    min_remaining_seconds: float = 30.0
-    api_timeout_seconds: float = 30.0
-    model_timeout_seconds: float = 120.0
-    model_max_retries: int = 3
-    content_max_bytes: int = 5_000_000
-    content_timeout_seconds: float = 30.0
-    # The real job contract (queues, drain window, SQS failure reporting).
-    drain_window_hours: float = 24.0
-    response_queue_url: str | None = None
-    request_queue_url: str | None = None
-    sqs_failure_mode: str = "raise"
-    sqs_poll_wait_seconds: int = 10
-    # Scores: Azure OpenAI, item attachments, content hosts allowed despite the SSRF rule.
-    azure_api_key: Secret | None = None
-    azure_api_base: str | None = None
-    azure_api_version: str | None = None
-    datasources_bucket: str | None = None
-    content_allowed_hosts: tuple[str, ...] = ()
-
-    def secrets(self) -> list[str]:
-        """Every secret value, for redaction filters."""
-        values = [self.api_key, self.openai_api_key, self.postgres_uri, self.azure_api_key]
-        return [s.get() for s in values if s is not None and s.get()]
+# Parsers: each takes the stripped value and raises ValueError with what is wrong, which
+# must never contain the value itself for a secret.
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
+def _text(raw: str) -> str:
+    return raw
 
 
-def _required(env: Mapping[str, str], name: str, hint: str = "") -> str:
-    value = _get(env, name)
-    if value is None:
-        raise SettingsError(f"{name} is not set{': ' + hint if hint else ''}")
-    return value
-
-
-def _parsed(
-    env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], what: str
-) -> T:
-    raw = _get(env, name)
-    if raw is None:
-        return default
+def _number(kind: Callable[[str], T], raw: str, what: str) -> T:
     try:
-        value = parse(raw)
+        return kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
-    return value
+        raise ValueError(f"must be {what}") from None
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value = _number(int, raw, "a positive integer")
     if value < 1:
-        raise ValueError(raw)
+        raise ValueError("must be a positive integer")
     return value
 
 
 def _non_negative_int(raw: str) -> int:
-    value = int(raw)
+    value = _number(int, raw, "an integer >= 0")
     if value < 0:
-        raise ValueError(raw)
+        raise ValueError("must be an integer >= 0")
     return value
 
 
 def _positive_float(raw: str) -> float:
-    value = float(raw)
+    value = _number(float, raw, "a positive number")
     if not value > 0:
-        raise ValueError(raw)
+        raise ValueError("must be a positive number")
     return value
 
 
@@ -140,167 +106,313 @@ def _bool(raw: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(raw)
+    raise ValueError("must be 0 or 1 (true/false)")
 
 
-def _url(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
-    if raw is None:
-        return None
-    parts = urlsplit(raw)
-    if parts.scheme not in schemes or not parts.netloc:
-        # Never echo the value: a URL may carry credentials.
-        raise SettingsError(f"{name} must be a {' or '.join(schemes)} URL")
-    return raw
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise ValueError(f"must be a {' or '.join(schemes)} URL")
+        return raw
+
+    return parse
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and check every setting; raise SettingsError naming the first bad one."""
-    env = os.environ if env is None else env
-    api_url = _url(
-        "PLEXUS_API_URL",
-        _required(env, "PLEXUS_API_URL", "the Plexus GraphQL endpoint"),
-        ("https", "http"),
-    )
-    assert api_url is not None
-    api_key = Secret(_required(env, "PLEXUS_API_KEY", "the Plexus API key"))
-    postgres = _url(
-        "PLEXUS_POSTGRES_URI", _get(env, "PLEXUS_POSTGRES_URI"), ("postgresql", "postgres")
-    )
-    openai_key = _get(env, "OPENAI_API_KEY")
-    return Settings(
-        api_url=api_url,
-        api_key=api_key,
-        # ACCOUNT_KEY is the name older deployments use.
-        account_key=_get(env, "PLEXUS_ACCOUNT_KEY") or _get(env, "ACCOUNT_KEY"),
-        bucket=_get(env, "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME"),
-        openai_api_key=Secret(openai_key) if openai_key else None,
-        openai_base_url=_url("OPENAI_BASE_URL", _get(env, "OPENAI_BASE_URL"), ("https", "http")),
-        postgres_uri=Secret(postgres) if postgres else None,
-        fetch_schema=_parsed(
-            env, "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT", False, _bool, "0 or 1 (true/false)"
-        ),
-        region=_get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION"),
-        concurrency=_parsed(env, "PLEXUS_CONCURRENCY", 4, _positive_int, "a positive integer"),
-        lease_seconds=_parsed(
-            env, "PLEXUS_JOB_LEASE_SECONDS", 960.0, _positive_float, "a positive number"
-        ),
-        max_attempts=_parsed(
-            env, "PLEXUS_JOB_MAX_ATTEMPTS", 3, _positive_int, "a positive integer"
-        ),
-        min_remaining_seconds=_parsed(
-            env, "PLEXUS_MIN_REMAINING_SECONDS", 30.0, _positive_float, "a positive number"
-        ),
-        api_timeout_seconds=_parsed(
-            env, "PLEXUS_API_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
-        ),
-        model_timeout_seconds=_parsed(
-            env, "PLEXUS_MODEL_TIMEOUT_SECONDS", 120.0, _positive_float, "a positive number"
-        ),
-        model_max_retries=_parsed(
-            env, "PLEXUS_MODEL_MAX_RETRIES", 3, _non_negative_int, "an integer >= 0"
-        ),
-        content_max_bytes=_parsed(
-            env, "PLEXUS_CONTENT_MAX_BYTES", 5_000_000, _positive_int, "a positive integer"
-        ),
-        content_timeout_seconds=_parsed(
-            env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
-        ),
-        **_queue_settings(env),  # type: ignore[arg-type]
-        **_score_settings(env),  # type: ignore[arg-type]
-    )
+_http_url = _url("https", "http")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-SQS_FAILURE_MODES = ("raise", "report")
+def _postgres_uri(raw: str) -> Secret:
+    _url("postgresql", "postgres")(raw)
+    # libpq refuses such a URI with an error that quotes the token, the password included.
+    if _BAD_ESCAPE.search(raw):
+        raise ValueError(
+            "must be a postgresql:// URI whose '%' escapes are each two hex digits "
+            "(write a literal '%' in a password as %25)"
+        )
+    _key(raw)
+    return Secret(raw)
+
+
+def _key(raw: str) -> Secret:
+    # A key travels in an HTTP header: httpx and the SDKs would otherwise fail with an error
+    # that prints the key (Illegal header value) or a character of it (UnicodeEncodeError).
+    for char in raw:
+        if not char.isascii():
+            raise ValueError("must be ASCII: it holds a non-ASCII character")
+        if not char.isprintable() or char.isspace():
+            raise ValueError("must be printable ASCII: it holds a control or space character")
+    return Secret(raw)
 
 
 def _failure_mode(raw: str) -> str:
     lowered = raw.lower()
-    if lowered not in SQS_FAILURE_MODES:
-        raise ValueError(raw)
+    if lowered not in ("raise", "report"):
+        raise ValueError("must be raise or report")
     return lowered
 
 
 def _poll_wait(raw: str) -> int:
-    value = int(raw)
+    value = _number(int, raw, "an integer from 0 to 20")
     if not 0 <= value <= 20:  # SQS's own bounds for WaitTimeSeconds
-        raise ValueError(raw)
+        raise ValueError("must be an integer from 0 to 20")
     return value
 
 
-def _queue_settings(env: Mapping[str, str]) -> dict[str, object]:
-    """The settings of the real job contract, in one block."""
-    return {
-        "drain_window_hours": _parsed(
-            env, "PLEXUS_DRAIN_WINDOW_HOURS", 24.0, _positive_float, "a positive number"
-        ),
-        "response_queue_url": _url(
-            "PLEXUS_RESPONSE_WORKER_QUEUE_URL",
-            _get(env, "PLEXUS_RESPONSE_WORKER_QUEUE_URL"),
-            ("https", "http"),
-        ),
-        "request_queue_url": _url(
-            "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL",
-            _get(env, "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL"),
-            ("https", "http"),
-        ),
-        "sqs_failure_mode": _parsed(
-            env, "PLEXUS_SQS_FAILURE_MODE", "raise", _failure_mode, "raise or report"
-        ),
-        "sqs_poll_wait_seconds": _parsed(
-            env, "PLEXUS_SQS_POLL_WAIT_SECONDS", 10, _poll_wait, "an integer from 0 to 20"
-        ),
+def _hosts(raw: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower().strip("[]") for h in raw.split(",") if h.strip())
+
+
+def setting(
+    env: str,
+    parse: Callable[[str], Any],
+    description: str,
+    *,
+    default: Any = None,
+    required: str = "no",
+    secret: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> Any:
+    """One setting's declaration, as a field of `Settings`.
+
+    `required` is the README's "required" column ("yes", or when it is needed); only "yes"
+    is enforced at start, the others by `require` on the path that needs the value.
+    """
+    metadata = {
+        "env": env,
+        "parse": parse,
+        "description": description,
+        "required": required,
+        "secret": secret,
+        "aliases": aliases,
     }
+    if required == "yes":
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-def _score_settings(env: Mapping[str, str]) -> dict[str, object]:
-    """Settings only some scores need (Azure OpenAI, attachments, allowed content hosts)."""
-    azure_key = _get(env, "AZURE_API_KEY")
-    hosts = _get(env, "PLEXUS_CONTENT_ALLOWED_HOSTS") or ""
-    return {
-        "azure_api_key": Secret(azure_key) if azure_key else None,
-        "azure_api_base": _url("AZURE_API_BASE", _get(env, "AZURE_API_BASE"), ("https", "http")),
-        "azure_api_version": _get(env, "AZURE_API_VERSION"),
-        "datasources_bucket": _get(env, "DATASOURCES_BUCKET"),
-        "content_allowed_hosts": tuple(
-            h.strip().lower().strip("[]") for h in hosts.split(",") if h.strip()
-        ),
-    }
+@dataclass(frozen=True)
+class Settings:
+    api_url: str = setting(
+        "PLEXUS_API_URL", _http_url, "the Plexus GraphQL endpoint", required="yes"
+    )
+    api_key: Secret = setting(
+        "PLEXUS_API_KEY", _key, "sent as `x-api-key`", required="yes", secret=True
+    )
+    account_key: str | None = setting(
+        "PLEXUS_ACCOUNT_KEY",
+        _text,
+        "the account whose jobs a scheduled run drains (`ACCOUNT_KEY`, the old name, still works)",
+        required="for `{}` events",
+        aliases=("ACCOUNT_KEY",),
+    )
+    bucket: str | None = setting(
+        "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME",
+        _text,
+        "bucket for `scoreresults/<id>/trace.json` and `log.txt`",
+        required="to store results",
+    )
+    openai_api_key: Secret | None = setting(
+        "OPENAI_API_KEY", _key, "the model's key", required="for LLM scores", secret=True
+    )
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL", _http_url, "an OpenAI-compatible endpoint instead of OpenAI's"
+    )
+    postgres_uri: Secret | None = setting(
+        "PLEXUS_POSTGRES_URI",
+        _postgres_uri,
+        "`postgresql://…`: keep model outputs so a retried job does not pay twice",
+        secret=True,
+    )
+    fetch_schema: bool = setting(
+        "PLEXUS_FETCH_SCHEMA_FROM_TRANSPORT",
+        _bool,
+        "`1` to introspect the API's schema; default `0`",
+        default=False,
+    )
+    region: str | None = setting(
+        "AWS_REGION",
+        _text,
+        "region for S3",
+        required="set by Lambda",
+        aliases=("AWS_DEFAULT_REGION",),
+    )
+    concurrency: int = setting(
+        "PLEXUS_CONCURRENCY",
+        _positive_int,
+        "jobs scored at once per invocation (default 4)",
+        default=4,
+    )
+    # Lambda's limit is 900 s, so a job IN_PROGRESS longer than the default was abandoned.
+    lease_seconds: float = setting(
+        "PLEXUS_JOB_LEASE_SECONDS",
+        _positive_float,
+        "after this long an IN_PROGRESS job counts as abandoned and may be claimed again (default 960)",
+        default=960.0,
+    )
+    max_attempts: int = setting(
+        "PLEXUS_JOB_MAX_ATTEMPTS",
+        _positive_int,
+        "claims of one job before it is marked FAILED (default 3)",
+        default=3,
+    )
+    min_remaining_seconds: float = setting(
+        "PLEXUS_MIN_REMAINING_SECONDS",
+        _positive_float,
+        "no new claim with less of the invocation left (default 30); keep it above one job's duration and below the function's timeout",
+        default=30.0,
+    )
+    api_timeout_seconds: float = setting(
+        "PLEXUS_API_TIMEOUT_SECONDS",
+        _positive_float,
+        "per Plexus API request (default 30)",
+        default=30.0,
+    )
+    model_timeout_seconds: float = setting(
+        "PLEXUS_MODEL_TIMEOUT_SECONDS",
+        _positive_float,
+        "per model call (default 120)",
+        default=120.0,
+    )
+    model_max_retries: int = setting(
+        "PLEXUS_MODEL_MAX_RETRIES",
+        _non_negative_int,
+        "retries of a model call (default 3)",
+        default=3,
+    )
+    content_max_bytes: int = setting(
+        "PLEXUS_CONTENT_MAX_BYTES",
+        _positive_int,
+        "the most item content fetched from a URL (default 5 MB)",
+        default=5_000_000,
+    )
+    content_timeout_seconds: float = setting(
+        "PLEXUS_CONTENT_TIMEOUT_SECONDS",
+        _positive_float,
+        "time limit of one content fetch from a URL, redirects included (default 30 s)",
+        default=30.0,
+    )
+    drain_window_hours: float = setting(
+        "PLEXUS_DRAIN_WINDOW_HOURS",
+        _positive_float,
+        "a drain looks at jobs created this many hours back, through the index `listScoringJobByAccountIdAndCreatedAt` (default 24); older PENDING jobs are left to the SQS paths or a direct invocation",
+        default=24.0,
+    )
+    response_queue_url: str | None = setting(
+        "PLEXUS_RESPONSE_WORKER_QUEUE_URL",
+        _http_url,
+        'SQS queue that gets `{"score_result_id": "…"}` for each finished job, as the real worker sends it',
+    )
+    request_queue_url: str | None = setting(
+        "PLEXUS_SCORING_WORKER_REQUEST_STANDARD_QUEUE_URL",
+        _http_url,
+        "the request queue: when set, an empty event `{}` receives one message from it instead of draining the account",
+    )
+    sqs_failure_mode: str = setting(
+        "PLEXUS_SQS_FAILURE_MODE",
+        _failure_mode,
+        "`raise` (default, the real stack: a failed record raises, SQS retries it and then dead-letters it) or `report` (answer `batchItemFailures`; needs `ReportBatchItemFailures` on the event source mapping)",
+        default="raise",
+    )
+    sqs_poll_wait_seconds: int = setting(
+        "PLEXUS_SQS_POLL_WAIT_SECONDS",
+        _poll_wait,
+        "long-poll wait of that one receive (0 to 20, default 10)",
+        default=10,
+    )
+    azure_api_key: Secret | None = setting(
+        "AZURE_API_KEY",
+        _key,
+        "Azure OpenAI's key, under the name Plexus uses",
+        required="for `AzureChatOpenAI` scores",
+        secret=True,
+    )
+    azure_api_base: str | None = setting(
+        "AZURE_API_BASE",
+        _http_url,
+        "Azure OpenAI's endpoint",
+        required="for `AzureChatOpenAI` scores",
+    )
+    azure_api_version: str | None = setting(
+        "AZURE_API_VERSION",
+        _text,
+        "Azure OpenAI's API version",
+        required="for `AzureChatOpenAI` scores",
+    )
+    datasources_bucket: str | None = setting(
+        "DATASOURCES_BUCKET",
+        _text,
+        "bucket of item attachments under `items/` (Plexus's name)",
+        required="for input sources",
+    )
+    content_allowed_hosts: tuple[str, ...] = setting(
+        "PLEXUS_CONTENT_ALLOWED_HOSTS",
+        _hosts,
+        "comma-separated hosts an item's `contentUrl` may reach although they resolve to a private, loopback or link-local address",
+        default=(),
+    )
+
+    def secrets(self) -> list[str]:
+        """Every secret value and its parts, for redaction filters."""
+        values: list[str] = []
+        for f in SETTINGS:
+            value = getattr(self, f.name)
+            if f.metadata["secret"] and isinstance(value, Secret):
+                values += value.parts()
+        return list(dict.fromkeys(v for v in values if v))
 
 
-def load_content_limits(env: Mapping[str, str] | None = None) -> dict[str, object]:
-    """fetch_text's limits and allowed hosts, for `plexus-lambda score`."""
+SETTINGS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(Settings)
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _read(env: Mapping[str, str], f: dataclasses.Field[Any]) -> Any:
+    meta = f.metadata
+    name = meta["env"]
+    raw = next((v for v in (_get(env, n) for n in (name, *meta["aliases"])) if v is not None), None)
+    if raw is None:
+        if meta["required"] == "yes":
+            raise SettingsError(f"{name} is not set: {meta['description']}")
+        return f.default
+    try:
+        return meta["parse"](raw)
+    except ValueError as exc:
+        # Never echo a secret, nor a URL (it may carry credentials).
+        shown = "" if meta["secret"] or "URL" in str(exc) else f", got {raw!r}"
+        raise SettingsError(f"{name} {exc}{shown}") from None
+
+
+def read_settings(names: Iterable[str], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Some settings by field name, for the parts that need only those (the engine)."""
     env = os.environ if env is None else env
-    return {
-        "max_bytes": _parsed(
-            env, "PLEXUS_CONTENT_MAX_BYTES", 5_000_000, _positive_int, "a positive integer"
-        ),
-        "timeout_seconds": _parsed(
-            env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
-        ),
-        "allowed_hosts": _score_settings(env)["content_allowed_hosts"],
-    }
+    by_name = {f.name: f for f in SETTINGS}
+    return {name: _read(env, by_name[name]) for name in names}
 
 
-def scoring_values(env: Mapping[str, str]) -> dict[str, object]:
-    """What `plexus-lambda score` needs of the worker's settings: models and buckets only."""
-    openai_key = _get(env, "OPENAI_API_KEY")
-    scores = _score_settings(env)
-    return {
-        "openai_api_key": Secret(openai_key) if openai_key else None,
-        "openai_base_url": _url("OPENAI_BASE_URL", _get(env, "OPENAI_BASE_URL"), ("https", "http")),
-        "azure_api_key": scores["azure_api_key"],
-        "azure_api_base": scores["azure_api_base"],
-        "azure_api_version": scores["azure_api_version"],
-        "model_timeout_seconds": _parsed(
-            env, "PLEXUS_MODEL_TIMEOUT_SECONDS", 120.0, _positive_float, "a positive number"
-        ),
-        "model_max_retries": _parsed(
-            env, "PLEXUS_MODEL_MAX_RETRIES", 3, _non_negative_int, "an integer >= 0"
-        ),
-        "region": _get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION"),
-        "datasources_bucket": scores["datasources_bucket"],
-        "attachments_bucket": _get(env, "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME"),
-    }
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting; raise SettingsError naming the first bad one."""
+    return Settings(**read_settings((f.name for f in SETTINGS), env))
+
+
+def default_of(name: str) -> Any:
+    """A setting's declared default, for types that carry a part of the settings."""
+    return next(f.default for f in SETTINGS if f.name == name)
+
+
+def markdown_table() -> str:
+    """README's configuration table, one row a variable, from the declarations."""
+    rows = ["| variable | required | meaning |", "| --- | --- | --- |"]
+    for f in SETTINGS:
+        meta = f.metadata
+        rows.append(f"| `{meta['env']}` | {meta['required']} | {meta['description']} |")
+    return "\n".join(rows)
 
 
 def require(value: T | None, name: str, why: str) -> T:

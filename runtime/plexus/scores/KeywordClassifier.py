@@ -56,6 +56,12 @@ class KeywordClassifier(Score):
     def from_config(cls, data: dict[str, Any], source: str) -> KeywordClassifier:
         if "rules" not in data and isinstance(data.get("keywords"), list):
             # Plexus's format: any keyword means "Yes".
+            odd = [k for k in data["keywords"] if not isinstance(k, str | int | float)]
+            if odd:
+                raise ScoreConfigError(
+                    f"{source}: keywords must be a list of words, "
+                    f"not of {type(odd[0]).__name__} (write `keywords: [a, b]`)"
+                )
             keywords = [str(k) for k in data["keywords"]]
             if not keywords:
                 raise ScoreConfigError(f"{source}: keywords must not be empty")

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.core.cost import Cost
 from plexus.core.errors import JobError, ScoreConfigError
+from plexus.scores.dependencies import parse_depends_on as _depends_on
 from plexus.scores.nodes import REFUSED_NODES, SUPPORTED_NODES, node_class
 from plexus.scores.nodes.BaseNode import NodeRecord, mapping
 from plexus.scores.result import ScoreResult
@@ -361,29 +362,6 @@ def _trace(record: NodeRecord) -> dict[str, Any]:
             completion=record.calls[-1].text[-2000:],
         )
     return entry
-
-
-def _depends_on(value: Any, source: str) -> dict[str, dict[str, Any] | None]:
-    if value is None:
-        return {}
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return dict.fromkeys(value)
-    if isinstance(value, dict):
-        out: dict[str, dict[str, Any] | None] = {}
-        for name, condition in value.items():
-            if condition is None:
-                out[str(name)] = None
-            elif isinstance(condition, dict):
-                operator = condition.get("operator", "==")
-                if not isinstance(operator, str) or operator not in OPERATORS:
-                    raise ScoreConfigError(
-                        f"{source}: depends_on {name!r}: operator must be == or !=, got {operator!r}"
-                    )
-                out[str(name)] = {"operator": operator, "value": condition.get("value")}
-            else:
-                out[str(name)] = {"operator": "==", "value": condition}
-        return out
-    raise ScoreConfigError(f"{source}: depends_on must be a list of score names or a mapping")
 
 
 def dependency_holds(condition: dict[str, Any] | None, value: Any) -> bool:

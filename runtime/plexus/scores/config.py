@@ -63,6 +63,18 @@ def parse_score_config(text: str | None, source: str = "score configuration") ->
 
 
 def score_from_mapping(data: Any, source: str) -> Any:
+    score = _score_of_class(data, source)
+    if data.get("class") != "LangGraphScore":
+        # Plexus honours depends_on whatever the class; LangGraphScore reads its own.
+        from plexus.scores.dependencies import parse_depends_on
+
+        score.depends_on = parse_depends_on(data.get("depends_on"), source)
+    if score.name is not None and score.name in score.depends_on:
+        raise ScoreConfigError(f"{source}: depends_on has a cycle: {score.name} -> {score.name}")
+    return score
+
+
+def _score_of_class(data: Any, source: str) -> Any:
     if not isinstance(data, dict):
         raise ScoreConfigError(
             f"{source}: configuration must be a YAML mapping, not {type(data).__name__}"

@@ -13,14 +13,27 @@ if TYPE_CHECKING:
     from plexus.scores.Score import Score
 
 
-def scorecard_scores(data: Any) -> list[dict[str, Any]] | None:
+def scorecard_scores(data: Any, source: str = "scorecard") -> list[dict[str, Any]] | None:
     """The score mappings of a scorecard document, or None when it is a single score."""
     if not isinstance(data, dict) or "class" in data:
         return None
-    if isinstance(data.get("scores"), list):
+    if "scores" in data:
+        if not isinstance(data["scores"], list):
+            raise ScoreConfigError(f"{source}: scores must be a list of scores")
         return list(data["scores"])
-    if isinstance(data.get("sections"), list):
-        return [s for section in data["sections"] for s in (section or {}).get("scores") or []]
+    if "sections" in data:
+        sections = data["sections"]
+        if not isinstance(sections, list):
+            raise ScoreConfigError(f"{source}: sections must be a list of sections")
+        entries: list[Any] = []
+        for index, section in enumerate(sections):
+            scores = (section or {}).get("scores") if isinstance(section, dict | None) else None
+            if not isinstance(section, dict | None) or not isinstance(scores, list | None):
+                raise ScoreConfigError(
+                    f"{source}: section {index + 1} must be a mapping with a list of scores"
+                )
+            entries += scores or []
+        return entries
     return None
 
 
@@ -39,6 +52,8 @@ def parse_scorecard(entries: list[Any], source: str) -> dict[str, Score]:
                 raise ScoreConfigError(
                     f"{source}: score {name!r} depends on {dependency!r}, which is not in it"
                 )
+    for name in scores:
+        order(scores, name)  # refuses a cycle now, whichever score is run
     return scores
 
 
