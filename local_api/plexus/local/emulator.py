@@ -11,6 +11,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, get_named_type
 
+from plexus.local.fast_path import fast_execute
 from plexus.local.graphql_api import (
     build_plexus_schema,
     datetime_input,
@@ -25,13 +26,17 @@ from plexus.local.store import Store
 
 
 class Emulator:
-    def __init__(self, store: Store) -> None:
+    """`fast`: execute with fast_path.py (the benchmarks') rather than graphql-core's
+    executor (the tests')."""
+
+    def __init__(self, store: Store, *, fast: bool = False) -> None:
         self.store = store
         self.schema = build_plexus_schema(store)
+        self._execute = fast_execute if fast else execute
 
     def execute(self, request: Any) -> dict[str, Any]:
         """One decoded GraphQL request body -> AppSync's response (BadRequest if malformed)."""
-        return execute(self.schema, request)
+        return self._execute(self.schema, request)
 
     def put(self, model: str, item: Mapping[str, Any]) -> str:
         """Write one item as a create would (no condition): id/createdAt/updatedAt filled

@@ -256,7 +256,7 @@ def build_plexus_schema(store: Store) -> GraphQLSchema:
 # --- execution ---------------------------------------------------------------------------
 
 
-def _format_error(error: GraphQLError) -> dict[str, Any]:
+def format_error(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, ApiError):
         error_type: str | None = original.error_type
@@ -281,7 +281,7 @@ def _format_error(error: GraphQLError) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=512)
-def _document(
+def validated_document(
     schema: GraphQLSchema, query: str
 ) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
     """A query text parsed and validated once: clients send few distinct documents."""
@@ -302,16 +302,16 @@ def execute(schema: GraphQLSchema, request: Any) -> dict[str, Any]:
     operation_name = request.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("'operationName' must be a string")
-    document, errors = _document(schema, request["query"])
+    document, errors = validated_document(schema, request["query"])
     if errors:
-        return {"data": None, "errors": [_format_error(e) for e in errors]}
+        return {"data": None, "errors": [format_error(e) for e in errors]}
     assert document is not None
     result = execute_sync(
         schema, document, variable_values=variables, operation_name=operation_name
     )
     response: dict[str, Any] = {"data": result.data}
     if result.errors:
-        response["errors"] = [_format_error(e) for e in result.errors]
+        response["errors"] = [format_error(e) for e in result.errors]
     return response
 
 
