@@ -136,7 +136,6 @@ def _worker_session(emulator: Emulator) -> list[dict[str, Any]]:
         (P.M_CREATE_RESULT, {"input": result}),
         (P.M_CREATE_RESULT, {"input": result}),
         (P.Q_NEWEST_RESULT, {"itemId": "i1", "type": "prediction", "scoreId": "s1"}),
-        (P.Q_RESULT, {"id": "r1"}),
         (P.Q_JOB, {"id": "missing"}),
     ]
     answers = []
