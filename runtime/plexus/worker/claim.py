@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plexus.clients.plexus_api import ConditionFailed, PlexusApi, parse_json
-from plexus.core.timestamps import utc_iso
+from plexus.core.timestamps import utc_iso as utc_iso  # re-exported: the processor's import
 
 log = logging.getLogger(__name__)
 
