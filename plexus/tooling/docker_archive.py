@@ -39,11 +39,15 @@ class ArchiveImage:
 
     @property
     def tag(self) -> str | None:
-        """The tag part of RepoTags (dockerTools uses the Nix output hash)."""
-        if not self.repo_tag:
-            return None
-        name, sep, tag = self.repo_tag.rpartition(":")
-        return tag if sep and "/" not in tag and name else None
+        return tag_of(self.repo_tag)
+
+
+def tag_of(repo_tag: str | None) -> str | None:
+    """The tag part of a RepoTags entry `name:tag` (dockerTools uses the Nix output hash)."""
+    if not repo_tag:
+        return None
+    name, sep, tag = repo_tag.rpartition(":")
+    return tag if sep and "/" not in tag and name else None
 
 
 def is_gzip(path: Path) -> bool:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from plexus.tooling.docker_archive import ArchiveError, manifest_entry, stream_archive
+from plexus.tooling.docker_archive import ArchiveError, manifest_entry, stream_archive, tag_of
 from plexus.tooling.lambda_manifest import GZIP_LAYER, V2S2_CONFIG, V2S2_MANIFEST
 
 # skopeo's dir: transport (containers/image) writes and checks this version file.
@@ -79,10 +79,7 @@ class Layout:
 
     @property
     def tag(self) -> str | None:
-        if not self.repo_tag:
-            return None
-        name, sep, tag = self.repo_tag.rpartition(":")
-        return tag if sep and "/" not in tag and name else None
+        return tag_of(self.repo_tag)
 
     def blob_path(self, digest: str) -> Path:
         return self.path / digest.removeprefix("sha256:")

@@ -9,7 +9,7 @@ input is an InvalidConditionError that names where, whichever backend serves it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -118,14 +118,20 @@ def _object(condition: Any, where: str) -> Condition:
     return parts[0] if len(parts) == 1 else All(tuple(parts))
 
 
-def _field(attribute: str, operators: Any, where: str) -> list[Condition]:
+def _operators(operators: Any, where: str) -> Iterator[tuple[str, Any, str]]:
+    """(operator, operand, where) of one attribute's operator object."""
     if not isinstance(operators, Mapping) or not operators:
         raise InvalidConditionError(f"{where} has no operator")
-    parts: list[Condition] = []
     for op, operand in operators.items():
         path = f"{where}.{op}"
         if operand is None:
             raise InvalidConditionError(f"{path} is null; leave it out instead")
+        yield op, operand, path
+
+
+def _field(attribute: str, operators: Any, where: str) -> list[Condition]:
+    parts: list[Condition] = []
+    for op, operand, path in _operators(operators, where):
         if op in COMPARISONS:
             parts.append(Compare(attribute, op, operand))
         elif op == "beginsWith":
@@ -160,13 +166,8 @@ def _pair(operand: Any, where: str) -> tuple[Any, Any]:
 
 
 def _size(attribute: str, operators: Any, where: str) -> list[Condition]:
-    if not isinstance(operators, Mapping) or not operators:
-        raise InvalidConditionError(f"{where} has no operator")
     parts: list[Condition] = []
-    for op, operand in operators.items():
-        path = f"{where}.{op}"
-        if operand is None:
-            raise InvalidConditionError(f"{path} is null; leave it out instead")
+    for op, operand, path in _operators(operators, where):
         if op in COMPARISONS:
             parts.append(Compare(attribute, op, operand, size=True))
         elif op == "between":

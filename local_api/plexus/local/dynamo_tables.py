@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from plexus.local import conditions
 from plexus.local.errors import ApiError, ConditionFailed
-from plexus.local.keys import SortCondition
+from plexus.local.keys import PageQuery
 from plexus.local.models import Index, Model, load_models, model_named
 
 
@@ -244,34 +244,25 @@ class DynamoStore:
         return _deserialize_item(response["Attributes"])
 
     def query(
-        self,
-        model: str,
-        index: Index,
-        hash_value: Any,
-        *,
-        limit: int,
-        descending: bool,
-        sort: SortCondition | None,
-        filter: conditions.Condition | None,
-        start_key: dict[str, Any] | None,
+        self, model: str, index: Index, page: PageQuery
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One Query page: `limit` items are read, then filtered. Returns the items and the
         LastEvaluatedKey (None on the last page)."""
         ph = Placeholders()
-        key_condition = f"{ph.name(index.hash_key)} = {ph.value(hash_value)}"
-        if sort is not None:
-            key_condition += f" AND {sort.expression(ph)}"
+        key_condition = f"{ph.name(index.hash_key)} = {ph.value(page.hash_value)}"
+        if page.sort is not None:
+            key_condition += f" AND {page.sort.expression(ph)}"
         args: dict[str, Any] = {
             "TableName": self.table_name(model),
             "IndexName": index.name,
             "KeyConditionExpression": key_condition,
-            "Limit": limit,
-            "ScanIndexForward": not descending,
+            "Limit": page.limit,
+            "ScanIndexForward": not page.descending,
         }
-        if filter is not None:
-            args["FilterExpression"] = conditions.expression(filter, ph)
-        if start_key:
-            args["ExclusiveStartKey"] = start_key
+        if page.filter is not None:
+            args["FilterExpression"] = conditions.expression(page.filter, ph)
+        if page.start_key:
+            args["ExclusiveStartKey"] = page.start_key
         response = self._call("query", **args, **ph.request_args())
         items = [_deserialize_item(item) for item in response.get("Items", [])]
         return items, response.get("LastEvaluatedKey")

@@ -46,7 +46,7 @@ from plexus.local.errors import (
     InvalidConditionError,
     condition_failed_error,
 )
-from plexus.local.keys import decode_next_token, encode_next_token, sort_condition
+from plexus.local.keys import PageQuery, decode_next_token, encode_next_token, sort_condition
 from plexus.local.models import KEY_SEPARATOR, Index, load_models, model_named
 from plexus.local.store import Store
 
@@ -163,16 +163,15 @@ def _list_resolver(store: Store, model: str, index: Index) -> Resolver:
         sort = None
         if index.sort_argument is not None:
             sort = sort_condition(index, args.get(index.sort_argument))
-        items, last_key = store.query(
-            model,
-            index,
-            args[index.hash_key],
-            limit=limit,
-            descending=args.get("sortDirection") == "DESC",
+        page = PageQuery(
+            hash_value=args[index.hash_key],
             sort=sort,
             filter=conditions.parse(args.get("filter"), "filter"),
+            limit=limit,
+            descending=args.get("sortDirection") == "DESC",
             start_key=decode_next_token(args.get("nextToken")),
         )
+        items, last_key = store.query(model, index, page)
         return {"items": [public(i) for i in items], "nextToken": encode_next_token(last_key)}
 
     return resolve

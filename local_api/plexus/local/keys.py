@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from plexus.local.conditions import Placeholders
+from plexus.local.conditions import Condition, Placeholders
 from plexus.local.errors import ApiError
 from plexus.local.models import KEY_SEPARATOR, Index
 
@@ -55,6 +55,18 @@ class SortCondition:
                 return key > first
             case _:
                 return key >= first
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of a list query, as a store reads it."""
+
+    hash_value: Any
+    sort: SortCondition | None
+    filter: Condition | None
+    limit: int
+    descending: bool
+    start_key: dict[str, Any] | None  # the previous page's LastEvaluatedKey
 
 
 def sort_condition(index: Index, condition: Mapping[str, Any] | None) -> SortCondition | None:

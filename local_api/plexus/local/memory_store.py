@@ -20,7 +20,7 @@ from typing import Any
 from plexus.local import conditions
 from plexus.local.dynamo_tables import deserialize, serialize
 from plexus.local.errors import ConditionFailed
-from plexus.local.keys import SortCondition
+from plexus.local.keys import PageQuery
 from plexus.local.models import Index, load_models, model_named
 
 
@@ -100,17 +100,10 @@ class MemoryStore:
             return dict(item)
 
     def query(
-        self,
-        model: str,
-        index: Index,
-        hash_value: Any,
-        *,
-        limit: int,
-        descending: bool,
-        sort: SortCondition | None,
-        filter: conditions.Condition | None,
-        start_key: dict[str, Any] | None,
+        self, model: str, index: Index, page: PageQuery
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        hash_value, sort, filter, limit = page.hash_value, page.sort, page.filter, page.limit
+        descending, start_key = page.descending, page.start_key
         with self._lock:
             bucket = self._indexes[(model, index.name)].get(hash_value, {})
             sort_key = index.sort_key

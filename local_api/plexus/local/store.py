@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from plexus.local.conditions import Condition
-from plexus.local.keys import SortCondition
+from plexus.local.keys import PageQuery
 from plexus.local.models import Index
 
 
@@ -39,18 +39,9 @@ class Store(Protocol):
         return the new item."""
 
     def query(
-        self,
-        model: str,
-        index: Index,
-        hash_value: Any,
-        *,
-        limit: int,
-        descending: bool,
-        sort: SortCondition | None,
-        filter: Condition | None,
-        start_key: dict[str, Any] | None,
+        self, model: str, index: Index, page: PageQuery
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page: `limit` index entries after `start_key`, then `filter`; the items and
-        the LastEvaluatedKey (None on the last page)."""
+        """One page: `page.limit` index entries after its start key, then its filter; the
+        items and the LastEvaluatedKey (None on the last page)."""
 
     def scan(self, model: str) -> list[dict[str, Any]]: ...
