@@ -17,7 +17,8 @@ command -v skopeo >/dev/null || _plexus_missing+=(skopeo)
 command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] \
   || _plexus_missing+=(docker-registry)
 command -v nix-instantiate >/dev/null || _plexus_missing+=(nix-bin)
-command -v npm >/dev/null || _plexus_missing+=(nodejs npm)
+command -v node >/dev/null || _plexus_missing+=(nodejs)
+command -v npm >/dev/null || _plexus_missing+=(npm)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || _plexus_missing+=(ca-certificates)
 if [ ${#_plexus_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then _plexus_sudo=(); elif command -v sudo >/dev/null; then
