@@ -12,9 +12,10 @@ let
   inherit (pkgs.stdenv.hostPlatform.extensions) sharedLibrary;
 
   fixes = final: prev: {
-    # Built from its sdist (tool.uv.no-binary-package): the PyPI wheel bundles its own
-    # libcurl, the image must use nixpkgs' curl and OpenSSL. As nixpkgs' python3Packages.pycurl.
-    pycurl = prev.pycurl.overrideAttrs (old: {
+    # Built from its sdist (uv2nix's per-package sourcePreference; the workspace prefers
+    # wheels): the PyPI wheel bundles its own libcurl, the image must use nixpkgs' curl and
+    # OpenSSL. As nixpkgs' python3Packages.pycurl. `uv sync` outside Nix takes the wheel.
+    pycurl = (prev.pycurl.override { sourcePreference = "sdist"; }).overrideAttrs (old: {
       nativeBuildInputs =
         old.nativeBuildInputs
         ++ final.resolveBuildSystem {

@@ -11,13 +11,16 @@ import hashlib
 import json
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Lambda caps the image config at 16 KB; anything much larger is not an image config.
 MAX_JSON_MEMBER = 4 * 1024 * 1024
+
+T = TypeVar("T")
 
 
 class ArchiveError(Exception):
@@ -36,11 +39,15 @@ class ArchiveImage:
 
     @property
     def tag(self) -> str | None:
-        """The tag part of RepoTags (dockerTools uses the Nix output hash)."""
-        if not self.repo_tag:
-            return None
-        name, sep, tag = self.repo_tag.rpartition(":")
-        return tag if sep and "/" not in tag and name else None
+        return tag_of(self.repo_tag)
+
+
+def tag_of(repo_tag: str | None) -> str | None:
+    """The tag part of a RepoTags entry `name:tag` (dockerTools uses the Nix output hash)."""
+    if not repo_tag:
+        return None
+    name, sep, tag = repo_tag.rpartition(":")
+    return tag if sep and "/" not in tag and name else None
 
 
 def is_gzip(path: Path) -> bool:
@@ -58,6 +65,35 @@ def _read_small(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     if f is None:
         raise ArchiveError(f"{member.name} is not a regular file")
     return f.read()
+
+
+def stream_archive(
+    path: Path, on_layer: Callable[[str, IO[bytes]], T], name: Callable[[str], str]
+) -> tuple[dict[str, bytes], dict[str, T]]:
+    """One streaming pass over a docker-archive (plain or gzip): its top-level JSON members
+    (up to MAX_JSON_MEMBER bytes), and `on_layer(name, data)` of each `.tar` member, by the
+    member names that `name` normalizes. ArchiveError when it is not a readable tar."""
+    json_blobs: dict[str, bytes] = {}
+    layers: dict[str, T] = {}
+    try:
+        with tarfile.open(path, mode="r|*") as outer:
+            for member in outer:
+                member_name = name(member.name)
+                if not member.isfile():
+                    continue
+                data = outer.extractfile(member)
+                if data is None:
+                    continue
+                top_json = member_name.endswith(".json") and "/" not in member_name
+                if top_json and member.size <= MAX_JSON_MEMBER:
+                    json_blobs[member_name] = data.read()
+                elif member_name.endswith(".tar"):
+                    layers[member_name] = on_layer(member_name, data)
+    except FileNotFoundError as e:
+        raise ArchiveError(f"{path}: no such file") from e
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
+        raise ArchiveError(f"{path}: not a readable docker-archive ({e})") from e
+    return json_blobs, layers
 
 
 def manifest_entry(path: Path, json_blobs: dict[str, bytes]) -> dict[str, Any]:

@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
+from plexus.tooling.docker_archive import ArchiveError, stream_archive
+from plexus.tooling.lambda_manifest import GZIP_LAYER
+
 TASK_ROOT = "/var/task"
 RUNTIME_CLIENT = ["-m", "awslambdaric"]
 HANDLER_CMD = ["handler.handler"]
@@ -41,7 +44,6 @@ ARCHITECTURES = ("amd64", "arm64")
 MAX_CONFIG_BYTES = 16 * 1024
 MAX_EXTRA_LAYERS = 2
 MAX_EXTRA_BYTES = 8 * 1024 * 1024
-MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_SYMLINK_HOPS = 40
 
 # Per layer, so a systematically broken layer does not bury the other problems.
@@ -57,10 +59,6 @@ SECRET_VALUE = re.compile(
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r"|://[^/\s:@]+:[^/\s@]+@"  # URL with a password
 )
-
-
-class ArchiveError(Exception):
-    """The file is not a readable single docker-archive."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def _read_layout_layer(path: Path, ref: dict[str, Any]) -> Layer:
     digest = str(ref.get("digest"))
     file = path / digest.removeprefix("sha256:")
     problems = []
-    if ref.get("mediaType") != "application/vnd.docker.image.rootfs.diff.tar.gzip":
+    if ref.get("mediaType") != GZIP_LAYER:
         problems.append(f"its media type is {ref.get('mediaType')}, not gzip")
     try:
         with file.open("rb") as raw:
@@ -223,25 +221,7 @@ def load_image(path: Path) -> Image:
     """Read a dir: layout, or a docker-archive (plain or gzip) layer by layer in one pass."""
     if path.is_dir():
         return load_layout(path)
-    layers: dict[str, Layer] = {}
-    blobs: dict[str, bytes] = {}
-    try:
-        with tarfile.open(path, mode="r|*") as outer:
-            for member in outer:
-                name = normalize(member.name)
-                if not member.isfile():
-                    continue
-                data = outer.extractfile(member)
-                if data is None:
-                    continue
-                if name.endswith(".json") and "/" not in name and member.size <= MAX_JSON_BYTES:
-                    blobs[name] = data.read()
-                elif name.endswith(".tar"):
-                    layers[name] = _read_layer(name, data)
-    except FileNotFoundError as e:
-        raise ArchiveError(f"{path}: no such file") from e
-    except (OSError, EOFError, tarfile.TarError) as e:
-        raise ArchiveError(f"{path}: not a readable docker-archive ({e})") from e
+    blobs, layers = stream_archive(path, _read_layer, normalize)
 
     def parse(name: str) -> Any:
         if name not in blobs:

@@ -27,25 +27,20 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from plexus.tooling.docker_archive import ArchiveError, manifest_entry
+from plexus.tooling.docker_archive import ArchiveError, manifest_entry, stream_archive, tag_of
+from plexus.tooling.lambda_manifest import GZIP_LAYER, V2S2_CONFIG, V2S2_MANIFEST
 
-V2S2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-V2S2_CONFIG = "application/vnd.docker.container.image.v1+json"
-GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 # skopeo's dir: transport (containers/image) writes and checks this version file.
 DIR_VERSION = b"Directory Transport Version: 1.1\n"
 INFO_FILE = "plexus-image.json"
 # gzip's default: a fair trade of build time for bytes; fixed, so digests do not move.
 GZIP_LEVEL = 6
 CHUNK = 1024 * 1024
-MAX_JSON_MEMBER = 4 * 1024 * 1024
 
 
 class LayoutError(ArchiveError):
@@ -84,10 +79,7 @@ class Layout:
 
     @property
     def tag(self) -> str | None:
-        if not self.repo_tag:
-            return None
-        name, sep, tag = self.repo_tag.rpartition(":")
-        return tag if sep and "/" not in tag and name else None
+        return tag_of(self.repo_tag)
 
     def blob_path(self, digest: str) -> Path:
         return self.path / digest.removeprefix("sha256:")
@@ -137,13 +129,6 @@ def compress_layer(src: IO[bytes], dest: Path, level: int = GZIP_LEVEL) -> Blob:
     return Blob("sha256:" + writer.sha.hexdigest(), writer.size, "sha256:" + plain.hexdigest())
 
 
-def _skip_hashing(src: IO[bytes]) -> str:
-    plain = hashlib.sha256()
-    while chunk := src.read(CHUNK):
-        plain.update(chunk)
-    return "sha256:" + plain.hexdigest()
-
-
 def manifest_bytes(config: Blob, layers: list[Blob]) -> bytes:
     """The Docker v2 schema 2 manifest, serialized one fixed way."""
     manifest = {
@@ -179,27 +164,12 @@ def convert(
     reuse = _base_blobs(base_layout)
     dest.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".convert-", dir=dest))
-    by_member: dict[str, Blob] = {}
-    json_blobs: dict[str, bytes] = {}
     try:
-        try:
-            with tarfile.open(archive, mode="r|*") as outer:
-                for member in outer:
-                    name = member.name.removeprefix("./")
-                    if not member.isfile():
-                        continue
-                    data = outer.extractfile(member)
-                    if data is None:
-                        continue
-                    top_json = name.endswith(".json") and "/" not in name
-                    if top_json and member.size <= MAX_JSON_MEMBER:
-                        json_blobs[name] = data.read()
-                    elif name.endswith(".tar"):
-                        by_member[name] = _layer_blob(data, work, reuse, base_layout, level)
-        except FileNotFoundError as e:
-            raise ArchiveError(f"{archive}: no such file") from e
-        except (OSError, EOFError, tarfile.TarError, zlib.error) as e:
-            raise ArchiveError(f"{archive}: not a readable docker-archive ({e})") from e
+        json_blobs, by_member = stream_archive(
+            archive,
+            lambda _, data: _layer_blob(data, work, reuse, base_layout, level),
+            lambda name: name.removeprefix("./"),
+        )
         layout = _finish(archive, dest, work, by_member, json_blobs, base_layout)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -53,10 +53,6 @@ class UsageError(Exception):
     """Bad arguments (exit 2)."""
 
 
-class PushFailed(Exception):
-    """One image could not be pushed."""
-
-
 @dataclass(frozen=True)
 class ImagePlan:
     name: str

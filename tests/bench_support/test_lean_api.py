@@ -1,7 +1,8 @@
-"""The lean API stand-in of bench/throughput.py keeps what the worker relies on: a
-conditional write is atomic (one winner among concurrent claims), list queries apply limit
-before filter and sort keys as DynamoDB does, and a root field it does not serve fails
-loudly, by name."""
+"""The benchmarks' API (bench/lean_api.py: the emulator on its memory backend, with the
+benchmarks' executor) keeps what the worker relies on: a conditional write is atomic (one
+winner among concurrent claims), AppSync's 401, and the answers graphql-core's executor
+gives to the worker's documents. The emulator's rules themselves are tests/local_api's
+cases, run against both backends."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from typing import Any
 
 import pytest
 from _lean_server import StandIn
-from graphql import build_schema
-from lean_api import SCHEMA_PATH, LeanApi, Store
+from lean_api import LeanApi
 
+from plexus.clients import plexus_api as P
 from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core.settings import Secret, load_settings
+from plexus.local.emulator import Emulator
+from plexus.local.memory_store import MemoryStore
 from plexus.worker.claim import Claim, Claimer, ClaimRefused
 
 KEY = "lean-test-key"
@@ -86,67 +89,90 @@ def test_wrong_key_gets_appsyncs_401(lean_api: StandIn) -> None:
     assert "wrong-key" not in str(raised.value)
 
 
-def test_limit_applies_before_filter_and_a_full_page_has_a_token() -> None:
-    store = Store()
-    for i in range(5):
-        store.put(
-            "ScoringJob",
-            {
-                "id": f"j{i}",
-                "accountId": "a",
-                "status": "PENDING" if i % 2 else "COMPLETED",
-                "createdAt": f"2026-01-0{i + 1}T00:00:00.000Z",
-            },
-        )
-    args: dict[str, Any] = {"accountId": "a", "limit": 2, "filter": {"status": {"eq": "PENDING"}}}
-    pages = []
-    while True:
-        page = store.query("listScoringJobByAccountIdAndCreatedAt", args)
-        pages.append([r["id"] for r in page["items"]])
-        if not page["nextToken"]:
-            break
-        args["nextToken"] = page["nextToken"]
-    # Pages of two by createdAt, filtered after; the last full page still carries a token.
-    assert pages == [["j1"], ["j3"], []]
-
-
-def test_composite_sort_key_newest_first() -> None:
-    store = Store()
-    for i, (kind, score) in enumerate(
-        [("prediction", "s1"), ("prediction", "s2"), ("evaluation", "s1"), ("prediction", "s1")]
-    ):
-        store.put(
-            "ScoreResult",
-            {
-                "id": f"r{i}",
-                "itemId": "item",
-                "type": kind,
-                "scoreId": score,
-                "updatedAt": f"2026-01-0{i + 1}T00:00:00.000Z",
-            },
-        )
-    page = store.query(
-        "listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt",
+def _worker_session(emulator: Emulator) -> list[dict[str, Any]]:
+    """The documents a job's processing sends, in order, with fixed ids; the answers
+    without timestamps (each executor's writes stamp their own)."""
+    emulator.put("Account", {"id": "acct", "key": "acme", "name": "acme"})
+    emulator.put("Scorecard", {"id": "card", "accountId": "acct", "key": "c", "name": "c"})
+    emulator.put(
+        "ScoreVersion",
+        {"id": "v1", "scoreId": "s1", "configuration": "class: X", "isFeatured": "false"},
+    )
+    emulator.put(
+        "Score",
         {
-            "itemId": "item",
-            "typeScoreIdUpdatedAt": {"beginsWith": {"type": "prediction", "scoreId": "s1"}},
-            "sortDirection": "DESC",
-            "limit": 1,
+            "id": "s1",
+            **{"name": "S", "order": 0, "type": "X", "sectionId": "x", "externalId": "e"},
+            **{"scorecardId": "card", "championVersionId": "v1"},
         },
     )
-    assert [r["id"] for r in page["items"]] == ["r3"]
-    assert page["nextToken"]
+    emulator.put("Item", {"id": "i1", "accountId": "acct", "text": "hi", "isEvaluation": False})
+    job = {"accountId": "acct", "scorecardId": "card", "scoreId": "s1", "itemId": "i1"}
+    for n, status in enumerate(["PENDING", "COMPLETED", "PENDING"]):
+        created = f"2026-01-0{n + 1}T00:00:00.000Z"
+        emulator.put("ScoringJob", {"id": f"j{n}", "status": status, "createdAt": created, **job})
+    now = "2026-02-01T00:00:00.000Z"
+    result = {"id": "r1", "value": "Yes", "itemId": "i1", "accountId": "acct", "code": "200"}
+    result |= {"scorecardId": "card", "scoreId": "s1", "scoringJobId": "j0"}
+    result |= {"type": "prediction", "status": "COMPLETED", "metadata": '{"a":1.5}'}
+    requests = [
+        (P.Q_ACCOUNT_BY_KEY, {"key": "acme"}),
+        (
+            P.Q_JOBS_BY_ACCOUNT,
+            {"accountId": "acct", "since": "2026-01-01T00:00:00Z", "limit": 2}
+            | {"filter": {"status": {"eq": "PENDING"}}},
+        ),
+        (
+            P.M_UPDATE_JOB,
+            {"input": {"id": "j0", "status": "IN_PROGRESS", "startedAt": now}}
+            | {"condition": {"status": {"eq": "PENDING"}}},
+        ),
+        (P.M_UPDATE_JOB, {"input": {"id": "j0"}, "condition": {"status": {"eq": "PENDING"}}}),
+        (P.Q_JOB_CONTEXT, {"itemId": "i1", "scoreId": "s1", "scorecardId": "card"}),
+        (
+            P.Q_VERSION_AND_RESULT,
+            {"versionId": "v1", "itemId": "i1", "type": "prediction", "scoreId": "s1"},
+        ),
+        (P.M_CREATE_RESULT, {"input": result}),
+        (P.M_CREATE_RESULT, {"input": result}),
+        (P.Q_NEWEST_RESULT, {"itemId": "i1", "type": "prediction", "scoreId": "s1"}),
+        (P.Q_JOB, {"id": "missing"}),
+    ]
+    answers = []
+    for document, variables in requests:
+        answer = emulator.execute({"query": document.query, "variables": variables})
+        answers.append(_without_stamps(answer))
+    return answers
 
 
-def test_a_root_field_it_does_not_serve_fails_by_name() -> None:
+def _without_stamps(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "<stamp>"
+            if k in ("createdAt", "updatedAt") or (isinstance(v, str) and "Request ID" in v)
+            else _without_stamps(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_stamps(v) for v in value]
+    return value
+
+
+def test_the_benchmarks_executor_answers_as_graphql_core_does() -> None:
+    fast = _worker_session(Emulator(MemoryStore(), fast=True))
+    assert fast == _worker_session(Emulator(MemoryStore()))
+    # The session tested something: a lost claim, a refused second create, a found result.
+    errors = [a["errors"][0]["errorType"] for a in fast if "errors" in a]
+    assert errors == ["DynamoDB:ConditionalCheckFailedException"] * 2
+    assert fast[-2]["data"]["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
+
+
+def test_a_document_the_schema_refuses_is_a_validation_error() -> None:
     api = LeanApi(KEY)
-    schema_text = SCHEMA_PATH.read_text(encoding="utf-8").replace(
-        "type Query {", "type Query {\n  listWidgets(limit: Int): [String]", 1
+    answer = api.emulator.execute(
+        {"query": 'query W { listWidgets(limit: 1) getAccount(id: "x") { id } }'}
     )
-    api.documents.schema = build_schema(schema_text)
-    answer = api.execute({"query": 'query W { listWidgets(limit: 1) getAccount(id: "x") { id } }'})
-    assert answer["data"] == {"listWidgets": None, "getAccount": None}
+    assert answer["data"] is None
     [error] = answer["errors"]
-    assert error["errorType"] == "UnservedRootField"
-    assert "'listWidgets'" in error["message"]
-    assert api.stats()["unserved"] == {"listWidgets": 1}
+    assert error["errorType"] == "ValidationError"
+    assert "listWidgets" in error["message"]

@@ -1,5 +1,8 @@
-"""Fixtures for the local Plexus API's own tests: raw HTTP against the session's server
-(tests/conftest.py starts moto and the API; `account` seeds a fresh account per test)."""
+"""Fixtures for the local Plexus API's own tests: raw HTTP against the session's servers
+(tests/conftest.py starts moto and the API; `account` seeds a fresh account per test).
+
+Every test here that uses `api` is one case run against both storage backends: DynamoDB
+on moto and memory (the benchmarks' backend), so the two keep AppSync's rules alike."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PLEXUS_KEY
+from plexus.local.api_server import LocalPlexusApi
+from plexus.local.memory_store import MemoryStore
+from tests.conftest import PLEXUS_KEY, REGION
 
 
 class Gql:
@@ -29,6 +34,23 @@ class Gql:
 
     def close(self) -> None:
         self.client.close()
+
+
+@pytest.fixture(scope="session")
+def memory_api() -> Iterator[LocalPlexusApi]:
+    with LocalPlexusApi(None, PLEXUS_KEY, REGION, store=MemoryStore()) as api:
+        yield api
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def api(request: pytest.FixtureRequest) -> LocalPlexusApi:
+    """The session's local API on one backend, counters and injected faults reset."""
+    name = "plexus_api" if request.param == "dynamodb" else "memory_api"
+    server: LocalPlexusApi = request.getfixturevalue(name)
+    server.reset_counters()
+    server.inject_http_errors(500, 0)
+    server.set_latency(0)
+    return server
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from plexus.local.models import CompositeKeyError, load_models
+from plexus.local.errors import CompositeKeyError
+from plexus.local.models import load_models
 from tests.local_api.conftest import Gql
 
 CREATE = """

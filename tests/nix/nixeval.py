@@ -13,7 +13,7 @@ runs it once per test session and turns what it made into data the tests can ass
   store, then `plexus.tooling.image_contract` on the two archives it wrote.
 
 Where the kit is absent (a user's clone) the tests skip: there `nix flake check` on a
-machine with Nix >= 2.18 is the real check. `.ci/run` sets PLEXUS_REQUIRE_NIXEVAL=1, which
+machine with Nix >= 2.18 is the real check. `./test` (.ci/setup.sh) sets PLEXUS_REQUIRE_NIXEVAL=1, which
 turns that skip into a failure.
 """
 

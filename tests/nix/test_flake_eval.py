@@ -249,7 +249,7 @@ def test_pycurl_is_built_from_its_sdist_against_nix_curl_and_openssl(
         (openssl,) = [d for d in drvs.inputs(drv) if drvs.env(d).get("pname") == "openssl"]
         inputs = env["buildInputs"].split()
         assert dev in inputs and set(inputs) & drvs.outputs(openssl), drv
-        # tool.uv.no-binary-package: the sdist, not the wheel that bundles its own libcurl.
+        # sourcePreference "sdist" (nix/overrides.nix): not the wheel that bundles its libcurl.
         assert env["src"].endswith(".tar.gz"), env["src"]
 
 

@@ -93,19 +93,28 @@ def test_loaded_libraries_from_maps() -> None:
 
 
 def test_libcurl_check_against_this_pycurl() -> None:
+    """This environment's pycurl: PyPI's wheel bundles libcurl under another name
+    (pycurl.libs/libcurl-<hash>.so), which the check refuses, as it would in an image; a
+    pycurl built from its sdist loads the system's libcurl.so, which it accepts."""
     loaded = check.loaded_libraries(Path("/proc/self/maps").read_text())
-    libcurl = next(path for path in loaded if Path(path).name.startswith("libcurl.so"))
+    [libcurl] = [path for path in loaded if Path(path).name.startswith("libcurl")]
     version = pycurl.version_info()[1]
     libdir = str(Path(libcurl).parent)
-    assert check.libcurl_problems(pycurl.version, version, loaded, libdir) == []
-    assert check.libcurl_problems(pycurl.version, "0.0.1", loaded, libdir) == [
+    problems = check.libcurl_problems(pycurl.version, version, loaded, libdir)
+    if Path(libcurl).name.startswith("libcurl.so"):
+        assert problems == []
+    else:
+        assert problems == [f"pycurl: loaded libcurl [] is not the one in {libdir}"]
+    system = ["/usr/lib/libcurl.so.4.8.0", "/usr/lib/libssl.so.3"]
+    assert check.libcurl_problems(pycurl.version, version, system, "/usr/lib") == []
+    assert check.libcurl_problems(pycurl.version, "0.0.1", system, "/usr/lib") == [
         f"pycurl: version {pycurl.version!r} names no libcurl/0.0.1"
     ]
     assert (
         "is not the one in /nix/store/x-curl/lib"
-        in check.libcurl_problems(pycurl.version, version, loaded, "/nix/store/x-curl/lib")[0]
+        in check.libcurl_problems(pycurl.version, version, system, "/nix/store/x-curl/lib")[0]
     )
-    assert check.libcurl_problems("PycURL/7 libcurl/8.1 GnuTLS/3", "8.1", loaded, libdir) == [
+    assert check.libcurl_problems("PycURL/7 libcurl/8.1 GnuTLS/3", "8.1", system, "/usr/lib") == [
         "pycurl: version 'PycURL/7 libcurl/8.1 GnuTLS/3' names no OpenSSL"
     ]
 

@@ -152,6 +152,6 @@ def test_readme_documents_the_images() -> None:
 
 
 def test_ci_has_nix_instantiate() -> None:
-    # The tests above need it; CI installs Debian's nix-bin (.ci/run).
+    # The tests above need it; ./test installs Debian's nix-bin (.ci/setup.sh).
     assert shutil.which("nix-instantiate"), "nix-instantiate is not on PATH"
-    assert "nix-bin" in (REPO / ".ci" / "run").read_text()
+    assert "nix-bin" in (REPO / ".ci" / "setup.sh").read_text()

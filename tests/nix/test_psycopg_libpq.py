@@ -29,7 +29,7 @@ def libc_path() -> str:
 
 @pytest.fixture
 def libpq() -> str:
-    # Debian's libpq5, which the postgresql package brings (.ci/run installs it).
+    # Debian's libpq5, which the postgresql package brings (./test installs it, .ci/setup.sh).
     found = sorted(glob.glob("/usr/lib/*/libpq.so.5*") + glob.glob("/usr/lib/libpq.so.5*"))
     assert found, "libpq.so.5 is not installed (apt-get install libpq5)"
     return str(Path(found[0]).resolve())

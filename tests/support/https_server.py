@@ -153,6 +153,13 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = _CHUNK if total is None else _CHUNK[: total - sent]
             self.wfile.write(chunk)
             sent += len(chunk)
+        if not declare_length and not stopping.is_set():
+            # The body ends with the connection: end TLS with close_notify, as a server
+            # should, or the client cannot tell the end from a truncation (OpenSSL 3 says
+            # "unexpected eof").
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.unwrap()  # type: ignore[attr-defined]
 
     def _stall(self, after_headers: bool) -> None:
         if after_headers:

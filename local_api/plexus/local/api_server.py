@@ -1,4 +1,5 @@
-"""A local Plexus API: schema.graphql over HTTP on 127.0.0.1, stored in DynamoDB (moto).
+"""A local Plexus API: schema.graphql over HTTP on 127.0.0.1, stored in DynamoDB (moto) or,
+with `store=MemoryStore()`, in memory.
 
 It behaves as the AppSync API does where the worker can tell: `x-api-key` auth with
 AppSync's 401 body, conditional writes that DynamoDB itself checks, `limit` applied before
@@ -30,34 +31,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from graphql import GraphQLError, GraphQLObjectType, get_named_type
-
-from plexus.local.dynamo_tables import DynamoStore, Placeholders, model_named, new_id, now_iso
-from plexus.local.graphql_api import (
-    BadRequest,
-    build_plexus_schema,
-    datetime_input,
-    execute,
-    json_input,
-    json_output,
-    prepare_create,
-    root_fields,
-)
-from plexus.local.models import KEY_SEPARATOR
+from plexus.core.timestamps import utc_iso
+from plexus.local.dynamo_tables import DynamoStore
+from plexus.local.emulator import Emulator
+from plexus.local.errors import UNAUTHORIZED_BODY, BadRequest, error_body
+from plexus.local.graphql_api import root_fields
+from plexus.local.store import Store
 
 log = logging.getLogger(__name__)
 
 # Far above any request the worker sends; 1 MiB is also the longest GraphQL operation
 # EventBridge may send to an AppSync API. Larger bodies are refused unread.
 MAX_BODY_BYTES = 1024 * 1024
-UNAUTHORIZED_BODY = {
-    "errors": [
-        {
-            "errorType": "UnauthorizedException",
-            "message": "You are not authorized to make this call.",
-        }
-    ]
-}
 _FAULT_ERROR_TYPES = {
     429: ("TooManyRequestsException", "Rate exceeded"),
     500: ("InternalFailure", "An internal failure occurred."),
@@ -75,29 +60,35 @@ class LocalPlexusApi:
     """The local API server. `start()` creates the tables and binds a free port on
     127.0.0.1 (or `port`); `url` is then the GraphQL endpoint.
 
-    `table_prefix` defaults to a fresh random one, because moto's state is shared by every
-    moto server in the process; tables that already exist under the prefix are reused.
+    The items live in DynamoDB at `dynamodb_endpoint_url`, or in `store` when given
+    (memory_store.MemoryStore). `table_prefix` defaults to a fresh random one, because
+    moto's state is shared by every moto server in the process; tables that already exist
+    under the prefix are reused.
     """
 
     def __init__(
         self,
-        dynamodb_endpoint_url: str,
+        dynamodb_endpoint_url: str | None,
         api_key: str,
         region: str = "us-east-1",
         table_prefix: str | None = None,
         *,
         port: int = 0,
+        store: Store | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
+        if store is None:
+            if dynamodb_endpoint_url is None:
+                raise ValueError("give a DynamoDB endpoint URL or a store")
+            prefix = table_prefix
+            if prefix is None:
+                prefix = f"plexus-local-{uuid.uuid4().hex[:8]}-"
+            store = DynamoStore(dynamodb_endpoint_url, region, prefix)
         self._api_key = api_key.encode()
         self._port = port
-        self._store = DynamoStore(
-            dynamodb_endpoint_url,
-            region,
-            f"plexus-local-{uuid.uuid4().hex[:8]}-" if table_prefix is None else table_prefix,
-        )
-        self._schema = build_plexus_schema(self._store)
+        self._store = store
+        self._emulator = Emulator(store)
         self._lock = threading.Lock()
         self._requests: list[tuple[str, ...]] = []
         self._faults: deque[_Fault] = deque()
@@ -207,24 +198,14 @@ class LocalPlexusApi:
     # --- seeding and reading ----------------------------------------------------------------
 
     def put(self, model: str, item: Mapping[str, Any]) -> str:
-        """Write one item as a create would (no condition): id/createdAt/updatedAt filled
-        when absent, the composite-sort-key rule applied (CompositeKeyError).
-
-        Fields must be the model's fields in schema.graphql. AWSJSON fields take the decoded
-        value (dict, list, ...) or a JSON string, as the API does; AWSDateTime fields take
-        ISO 8601 strings. None values are left out, as a create does."""
+        """Emulator.put: one item written as a create would, without a condition."""
         self._require_started()
-        fields = prepare_create(model_named(model).name, self._check_fields(model, item))
-        self._store.put(model, fields)
-        return str(fields["id"])
+        return self._emulator.put(model, item)
 
     def put_many(self, model: str, items: list[Mapping[str, Any]]) -> list[str]:
         """`put` for many items at once (BatchWriteItem, 25 a request); returns their ids."""
         self._require_started()
-        name = model_named(model).name
-        prepared = [prepare_create(name, self._check_fields(model, item)) for item in items]
-        self._store.put_many(name, prepared)
-        return [str(item["id"]) for item in prepared]
+        return self._emulator.put_many(model, items)
 
     def seed_account(self, key: str, name: str | None = None) -> str:
         return self.put("Account", {"key": key, "name": name or key})
@@ -236,7 +217,7 @@ class LocalPlexusApi:
         self, scorecard_id: str, name: str, configuration: str, key: str | None = None
     ) -> tuple[str, str]:
         """A Score with its champion ScoreVersion; returns (score_id, version_id)."""
-        score_id, version_id = new_id(), new_id()
+        score_id, version_id = str(uuid.uuid4()), str(uuid.uuid4())
         self.put(
             "ScoreVersion",
             {
@@ -273,11 +254,7 @@ class LocalPlexusApi:
         )
         if champion:
             self._store.update(
-                "Score",
-                score_id,
-                {"championVersionId": version_id, "updatedAt": now_iso()},
-                None,
-                Placeholders(),
+                "Score", score_id, {"championVersionId": version_id, "updatedAt": utc_iso()}, None
             )
         return version_id
 
@@ -322,59 +299,18 @@ class LocalPlexusApi:
         )
 
     def get(self, model: str, id: str) -> dict[str, Any] | None:
-        """The stored item as the API would return it (AWSJSON fields as JSON strings), or
-        None. Absent attributes are absent keys."""
+        """Emulator.get: the stored item as the API would return it, or None."""
         self._require_started()
-        item = self._store.get(model_named(model).name, id)
-        return None if item is None else self._present(model, item)
+        return self._emulator.get(model, id)
 
     def scan(self, model: str) -> list[dict[str, Any]]:
         """Every stored item of `model`, shaped as `get` returns it, in no particular order."""
         self._require_started()
-        return [self._present(model, item) for item in self._store.scan(model_named(model).name)]
-
-    def _present(self, model: str, item: dict[str, Any]) -> dict[str, Any]:
-        json_fields = self._scalar_fields(model, "AWSJSON")
-        return {
-            k: json_output(v) if k in json_fields else v
-            for k, v in item.items()
-            if KEY_SEPARATOR not in k  # the composite key attributes the resolvers add
-        }
-
-    def _scalar_fields(self, model: str, scalar: str) -> set[str]:
-        object_type = self._schema.type_map[model]
-        assert isinstance(object_type, GraphQLObjectType)
-        return {
-            name
-            for name, field in object_type.fields.items()
-            if get_named_type(field.type).name == scalar
-        }
+        return self._emulator.scan(model)
 
     def _require_started(self) -> None:
         if self._httpd is None:
             raise RuntimeError("the local Plexus API is not started; call start() first")
-
-    def _check_fields(self, model: str, item: Mapping[str, Any]) -> dict[str, Any]:
-        object_type = self._schema.type_map[model_named(model).name]
-        assert isinstance(object_type, GraphQLObjectType)
-        unknown = sorted(set(item) - set(object_type.fields))
-        if unknown:
-            raise ValueError(f"{model} has no field(s) {', '.join(unknown)}")
-        json_fields = self._scalar_fields(model, "AWSJSON")
-        datetime_fields = self._scalar_fields(model, "AWSDateTime")
-        fields = {}
-        for name, value in item.items():
-            if value is None:
-                continue
-            try:
-                if name in json_fields and isinstance(value, str):
-                    value = json_input(value)
-                elif name in datetime_fields:
-                    datetime_input(value)
-            except GraphQLError as exc:
-                raise ValueError(f"{model}.{name}: {exc.message}") from None
-            fields[name] = value
-        return fields
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -385,14 +321,14 @@ class LocalPlexusApi:
             self._record(())
             return handler.send_json(
                 HTTPStatus.LENGTH_REQUIRED,
-                _error_body("BadRequestException", "Content-Length is required"),
+                error_body("BadRequestException", "Content-Length is required"),
             )
         if int(length) > MAX_BODY_BYTES:
             handler.close_connection = True
             self._record(())
             return handler.send_json(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                _error_body(
+                error_body(
                     "BadRequestException", f"the request body is larger than {MAX_BODY_BYTES} bytes"
                 ),
             )
@@ -422,31 +358,31 @@ class LocalPlexusApi:
             headers = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
-            return handler.send_json(fault.status, _error_body(error_type, message), headers)
+            return handler.send_json(fault.status, error_body(error_type, message), headers)
         if handler.path.split("?", 1)[0] != "/graphql":
             return handler.send_json(
                 HTTPStatus.NOT_FOUND,
-                _error_body(
+                error_body(
                     "NotFoundException", f"no such path {handler.path!r}; the API is at /graphql"
                 ),
             )
         if request is None:
             return handler.send_json(
                 HTTPStatus.BAD_REQUEST,
-                _error_body("MalformedHttpRequestException", "the request body is not valid JSON"),
+                error_body("MalformedHttpRequestException", "the request body is not valid JSON"),
             )
         try:
-            response = execute(self._schema, request)
+            response = self._emulator.execute(request)
         except BadRequest as exc:
             return handler.send_json(
-                HTTPStatus.BAD_REQUEST, _error_body("BadRequestException", str(exc))
+                HTTPStatus.BAD_REQUEST, error_body("BadRequestException", str(exc))
             )
         except Exception:
             # A bug here, not a resolver error (those become GraphQL errors): answer anyway.
             log.exception("local Plexus API failed on a %s request", root_fields(request))
             return handler.send_json(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
-                _error_body("InternalFailure", "the local API failed; see its log"),
+                error_body("InternalFailure", "the local API failed; see its log"),
             )
         handler.send_json(HTTPStatus.OK, response)
 
@@ -465,10 +401,6 @@ def _score_class(configuration: str) -> str:
     """Score.type is the score's class in Plexus; read it from the YAML's `class:` line."""
     match = re.search(r"^class:\s*([A-Za-z_][\w.]*)", configuration, re.MULTILINE)
     return match[1] if match else "Score"
-
-
-def _error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"errors": [{"errorType": error_type, "message": message}]}
 
 
 class _Handler(BaseHTTPRequestHandler):

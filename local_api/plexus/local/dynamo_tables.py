@@ -1,5 +1,6 @@
-"""The DynamoDB tables behind the local Plexus API: one table per model, as Amplify lays
-them out, with the secondary indexes its @index declarations give (plexus/local/models.py).
+"""The DynamoDB backend of the local Plexus API (moto in the tests and `plexus-lambda dev`):
+one table per model, as Amplify lays them out, with the secondary indexes its @index
+declarations give (plexus/local/models.py). memory_store.py is the other backend.
 
 moto checks a write's condition and applies the write in separate steps without a lock,
 so two racing conditional updates can both succeed there, and a query can iterate a table
@@ -11,36 +12,20 @@ through one store, so that is enough.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from plexus.local.models import Index, Model, load_models
-
-
-def now_iso() -> str:
-    """AWSDateTime as Amplify writes it: UTC, milliseconds, `Z`."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def model_named(name: str) -> Model:
-    models = load_models()
-    try:
-        return models[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(models)}") from None
+from plexus.local import conditions
+from plexus.local.errors import ApiError, ConditionFailed
+from plexus.local.keys import PageQuery
+from plexus.local.models import Index, Model, load_models, model_named
 
 
 @dataclass
@@ -69,7 +54,7 @@ class Placeholders:
         if self.names:
             args["ExpressionAttributeNames"] = dict(self.names)
         if self.values:
-            args["ExpressionAttributeValues"] = {k: _serialize(v) for k, v in self.values.items()}
+            args["ExpressionAttributeValues"] = {k: serialize(v) for k, v in self.values.items()}
         return args
 
 
@@ -99,20 +84,29 @@ def from_dynamo_value(value: Any) -> Any:
     return value
 
 
-def _serialize(value: Any) -> dict[str, Any]:
+def serialize(value: Any) -> dict[str, Any]:
+    """One value as DynamoDB's typed JSON (`{"S": "..."}`), as in a LastEvaluatedKey."""
     return _serializer.serialize(to_dynamo_value(value))
 
 
 def _serialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serialize(v) for k, v in item.items()}
+    return {k: serialize(v) for k, v in item.items()}
+
+
+def deserialize(value: Mapping[str, Any]) -> Any:
+    return from_dynamo_value(_deserializer.deserialize(value))
 
 
 def _deserialize_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_dynamo_value(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+def _guarded(guard: str, condition: conditions.Condition | None, ph: Placeholders) -> str:
+    return guard if condition is None else f"{guard} AND {conditions.expression(condition, ph)}"
+
+
 class DynamoStore:
-    """Item operations on the model tables, one DynamoDB call at a time (see module doc)."""
+    """The model tables on a DynamoDB endpoint, one call at a time (see the module doc)."""
 
     def __init__(self, endpoint_url: str, region: str, table_prefix: str) -> None:
         self.table_prefix = table_prefix
@@ -168,30 +162,43 @@ class DynamoStore:
         }
         if indexes:
             args["GlobalSecondaryIndexes"] = indexes
-        with self._lock:
-            self._client.create_table(**args)
+        self._call("create_table", **args)
+
+    def _call(self, operation: str, **args: Any) -> dict[str, Any]:
+        """One DynamoDB call under the lock; a failed condition is ConditionFailed, any
+        other refusal an ApiError with AppSync's `DynamoDB:<code>` errorType."""
+        try:
+            with self._lock:
+                return getattr(self._client, operation)(**args)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "DynamoDbException")
+            if code == "ConditionalCheckFailedException":
+                request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
+                raise ConditionFailed(request_id) from None
+            raise ApiError(f"DynamoDB:{code}", error.get("Message", str(exc))) from None
 
     def get(self, model: str, item_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            response = self._client.get_item(
-                TableName=self.table_name(model), Key={"id": {"S": item_id}}
-            )
+        response = self._call(
+            "get_item", TableName=self.table_name(model), Key={"id": {"S": item_id}}
+        )
         item = response.get("Item")
         return None if item is None else _deserialize_item(item)
 
-    def put(
-        self,
-        model: str,
-        item: Mapping[str, Any],
-        condition: str | None = None,
-        placeholders: Placeholders | None = None,
+    def put(self, model: str, item: Mapping[str, Any]) -> None:
+        self._call("put_item", TableName=self.table_name(model), Item=_serialize_item(item))
+
+    def create(
+        self, model: str, item: Mapping[str, Any], condition: conditions.Condition | None
     ) -> None:
-        args: dict[str, Any] = {"TableName": self.table_name(model), "Item": _serialize_item(item)}
-        if condition:
-            args["ConditionExpression"] = condition
-            args.update((placeholders or Placeholders()).request_args())
-        with self._lock:
-            self._client.put_item(**args)
+        ph = Placeholders()
+        self._call(
+            "put_item",
+            TableName=self.table_name(model),
+            Item=_serialize_item(item),
+            ConditionExpression=_guarded(f"attribute_not_exists({ph.name('id')})", condition, ph),
+            **ph.request_args(),
+        )
 
     def put_many(self, model: str, items: list[Mapping[str, Any]]) -> None:
         """Unconditional puts in batches of 25 (BatchWriteItem), for seeding large tables."""
@@ -203,8 +210,7 @@ class DynamoStore:
             ]
             pending: dict[str, Any] = {table: requests}
             while pending:
-                with self._lock:
-                    response = self._client.batch_write_item(RequestItems=pending)
+                response = self._call("batch_write_item", RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
 
     def update(
@@ -212,67 +218,52 @@ class DynamoStore:
         model: str,
         item_id: str,
         changes: Mapping[str, Any],
-        condition: str | None,
-        placeholders: Placeholders,
+        condition: conditions.Condition | None,
     ) -> dict[str, Any]:
-        """SET each change, REMOVE each change whose value is None; return the new item."""
-        sets = [
-            f"{placeholders.name(k)} = {placeholders.value(v)}"
-            for k, v in changes.items()
-            if v is not None
-        ]
-        removes = [placeholders.name(k) for k, v in changes.items() if v is None]
+        """SET each change, REMOVE each change whose value is None, if the item exists and
+        `condition` holds; return the new item."""
+        ph = Placeholders()
+        sets = [f"{ph.name(k)} = {ph.value(v)}" for k, v in changes.items() if v is not None]
+        removes = [ph.name(k) for k, v in changes.items() if v is None]
         expression = []
         if sets:
             expression.append("SET " + ", ".join(sets))
         if removes:
             expression.append("REMOVE " + ", ".join(removes))
-        args: dict[str, Any] = {
-            "TableName": self.table_name(model),
-            "Key": {"id": {"S": item_id}},
-            "UpdateExpression": " ".join(expression),
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            args["ConditionExpression"] = condition
-        args.update(placeholders.request_args())
-        with self._lock:
-            response = self._client.update_item(**args)
+        # Without the guard, UpdateItem would create a partial item.
+        guard = _guarded(f"attribute_exists({ph.name('id')})", condition, ph)
+        response = self._call(
+            "update_item",
+            TableName=self.table_name(model),
+            Key={"id": {"S": item_id}},
+            UpdateExpression=" ".join(expression),
+            ReturnValues="ALL_NEW",
+            ConditionExpression=guard,
+            **ph.request_args(),
+        )
         return _deserialize_item(response["Attributes"])
 
     def query(
-        self,
-        model: str,
-        index: Index,
-        hash_value: str,
-        *,
-        limit: int,
-        descending: bool,
-        sort_condition: str | None = None,
-        filter_expression: str | None,
-        placeholders: Placeholders,
-        start_key: dict[str, Any] | None,
+        self, model: str, index: Index, page: PageQuery
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One DynamoDB Query page: `limit` items are read, then filtered.
-
-        Returns the items and the raw LastEvaluatedKey (None on the last page)."""
-        key_condition = f"{placeholders.name(index.hash_key)} = {placeholders.value(hash_value)}"
-        if sort_condition:
-            key_condition += f" AND {sort_condition}"
+        """One Query page: `limit` items are read, then filtered. Returns the items and the
+        LastEvaluatedKey (None on the last page)."""
+        ph = Placeholders()
+        key_condition = f"{ph.name(index.hash_key)} = {ph.value(page.hash_value)}"
+        if page.sort is not None:
+            key_condition += f" AND {page.sort.expression(ph)}"
         args: dict[str, Any] = {
             "TableName": self.table_name(model),
             "IndexName": index.name,
             "KeyConditionExpression": key_condition,
-            "Limit": limit,
-            "ScanIndexForward": not descending,
+            "Limit": page.limit,
+            "ScanIndexForward": not page.descending,
         }
-        if filter_expression:
-            args["FilterExpression"] = filter_expression
-        if start_key:
-            args["ExclusiveStartKey"] = start_key
-        args.update(placeholders.request_args())
-        with self._lock:
-            response = self._client.query(**args)
+        if page.filter is not None:
+            args["FilterExpression"] = conditions.expression(page.filter, ph)
+        if page.start_key:
+            args["ExclusiveStartKey"] = page.start_key
+        response = self._call("query", **args, **ph.request_args())
         items = [_deserialize_item(item) for item in response.get("Items", [])]
         return items, response.get("LastEvaluatedKey")
 
@@ -280,8 +271,7 @@ class DynamoStore:
         items: list[dict[str, Any]] = []
         args: dict[str, Any] = {"TableName": self.table_name(model)}
         while True:
-            with self._lock:
-                response = self._client.scan(**args)
+            response = self._call("scan", **args)
             items.extend(_deserialize_item(item) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items

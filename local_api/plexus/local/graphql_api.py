@@ -10,18 +10,17 @@ rule, derived from the same declarations (plexus/local/models.py).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
 from graphql import (
     GraphQLError,
     GraphQLObjectType,
@@ -30,21 +29,26 @@ from graphql import (
     OperationDefinitionNode,
     StringValueNode,
     build_schema,
-    graphql_sync,
+    execute_sync,
     parse,
+    validate,
 )
-from graphql.language import FieldNode
+from graphql.language import DocumentNode, FieldNode
 
-from plexus.local.conditions import InvalidConditionError, build_expression
-from plexus.local.dynamo_tables import (
-    DynamoStore,
-    Placeholders,
-    from_dynamo_value,
-    model_named,
-    new_id,
-    now_iso,
+from plexus.core.timestamps import utc_iso
+from plexus.local import conditions
+from plexus.local.dynamo_tables import from_dynamo_value
+from plexus.local.errors import (
+    ApiError,
+    BadRequest,
+    CompositeKeyError,
+    ConditionFailed,
+    InvalidConditionError,
+    condition_failed_error,
 )
-from plexus.local.models import KEY_SEPARATOR, CompositeKeyError, Index, load_models
+from plexus.local.keys import PageQuery, decode_next_token, encode_next_token, sort_condition
+from plexus.local.models import KEY_SEPARATOR, Index, load_models, model_named
+from plexus.local.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +56,6 @@ SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 DEFAULT_LIMIT = 100
 
 Resolver = Callable[..., Any]
-
-
-class ApiError(Exception):
-    """A resolver error that reaches the client with AppSync's `errorType`."""
-
-    def __init__(self, error_type: str | None, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
 
 
 # --- scalars -----------------------------------------------------------------------------
@@ -141,18 +136,8 @@ def _translating(resolver: Resolver) -> Resolver:
     def resolve(*args: Any, **kwargs: Any) -> Any:
         try:
             return resolver(*args, **kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "DynamoDbException")
-            if code == "ConditionalCheckFailedException":
-                request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
-                message = (
-                    "The conditional request failed (Service: DynamoDb, Status Code: 400, "
-                    f"Request ID: {request_id})"
-                )
-            else:
-                message = error.get("Message", str(exc))
-            raise ApiError(f"DynamoDB:{code}", message) from None
+        except ConditionFailed as exc:
+            raise condition_failed_error(exc) from None
         except InvalidConditionError as exc:
             raise ApiError("BadRequestException", str(exc)) from None
         except CompositeKeyError as exc:
@@ -162,158 +147,74 @@ def _translating(resolver: Resolver) -> Resolver:
     return resolve
 
 
-def encode_next_token(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    raw = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_next_token(token: str | None) -> dict[str, Any] | None:
-    if token is None:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error):
-        key = None
-    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
-        raise ApiError("BadRequestException", "Invalid nextToken: not a token this API issued")
-    return key
-
-
-def _get_resolver(store: DynamoStore, model: str) -> Resolver:
+def _get_resolver(store: Store, model: str) -> Resolver:
     def resolve(_root: Any, _info: Any, id: str) -> dict[str, Any] | None:
-        return store.get(model, id)
+        item = store.get(model, id)
+        return None if item is None else public(item)
 
     return resolve
 
 
-_KEY_OPERATORS = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-
-def _sort_key_text(index: Index, operand: Any, argument: str) -> str:
-    """One operand of a key condition: a string, or for a composite key an object whose
-    fields, in the key's order up to the first one left out, are joined with `#`."""
-    if not index.composite:
-        return operand
-    parts = []
-    for key_field in index.sort_key_fields:
-        if operand.get(key_field) is None:
-            break
-        parts.append(str(operand[key_field]))
-    if not parts:
-        raise ApiError(
-            "BadRequestException",
-            f"{argument} needs at least {index.sort_key_fields[0]!r}, the key's first field",
-        )
-    return KEY_SEPARATOR.join(parts)
-
-
-def _sort_condition(
-    index: Index, condition: dict[str, Any] | None, placeholders: Placeholders
-) -> str | None:
-    argument = index.sort_argument
-    if not condition:
-        return None
-    given = {op: v for op, v in condition.items() if v is not None}
-    if len(given) != 1:
-        raise ApiError(
-            "BadRequestException",
-            f"{argument} takes exactly one operator, got {', '.join(sorted(given)) or 'none'}",
-        )
-    [(op, operand)] = given.items()
-    assert index.sort_key is not None and argument is not None
-    name = placeholders.name(index.sort_key)
-    if op == "between":
-        if len(operand) != 2:
-            raise ApiError("BadRequestException", f"{argument}.between takes two values")
-        low, high = (_sort_key_text(index, v, argument) for v in operand)
-        return f"{name} BETWEEN {placeholders.value(low)} AND {placeholders.value(high)}"
-    value = placeholders.value(_sort_key_text(index, operand, argument))
-    if op == "beginsWith":
-        return f"begins_with({name}, {value})"
-    return f"{name} {_KEY_OPERATORS[op]} {value}"
-
-
-def _list_resolver(store: DynamoStore, model: str, index: Index) -> Resolver:
+def _list_resolver(store: Store, model: str, index: Index) -> Resolver:
     def resolve(_root: Any, _info: Any, **args: Any) -> dict[str, Any]:
         limit = DEFAULT_LIMIT if args.get("limit") is None else args["limit"]
         if limit < 1:
             raise ApiError("BadRequestException", f"limit must be at least 1, got {limit}")
-        placeholders = Placeholders()
-        sort_condition = None
+        sort = None
         if index.sort_argument is not None:
-            sort_condition = _sort_condition(index, args.get(index.sort_argument), placeholders)
-        items, last_key = store.query(
-            model,
-            index,
-            args[index.hash_key],
+            sort = sort_condition(index, args.get(index.sort_argument))
+        page = PageQuery(
+            hash_value=args[index.hash_key],
+            sort=sort,
+            filter=conditions.parse(args.get("filter"), "filter"),
             limit=limit,
             descending=args.get("sortDirection") == "DESC",
-            sort_condition=sort_condition,
-            filter_expression=build_expression(args.get("filter"), placeholders, "filter"),
-            placeholders=placeholders,
             start_key=decode_next_token(args.get("nextToken")),
         )
-        return {
-            "items": [_public(model, i) for i in items],
-            "nextToken": encode_next_token(last_key),
-        }
+        items, last_key = store.query(model, index, page)
+        return {"items": [public(i) for i in items], "nextToken": encode_next_token(last_key)}
 
     return resolve
 
 
-def _public(model: str, item: dict[str, Any]) -> dict[str, Any]:
+def public(item: dict[str, Any]) -> dict[str, Any]:
     """A stored item without the composite key attributes the resolvers add."""
     return {k: v for k, v in item.items() if KEY_SEPARATOR not in k}
-
-
-def _with_condition(guard: str, condition: Any, placeholders: Placeholders) -> str:
-    extra = build_expression(condition, placeholders, "condition")
-    return guard if extra is None else f"{guard} AND {extra}"
 
 
 def prepare_create(model: str, input: dict[str, Any]) -> dict[str, Any]:
     """What the real create resolver stores: `createdAt`/`updatedAt` defaulted, the
     composite-sort-key rule applied (CompositeKeyError), null fields left out."""
-    now = now_iso()
+    now = utc_iso()
     merged = {"createdAt": now, "updatedAt": now, **input}
     item = model_named(model).with_composite_keys(merged, "create")
     item = {k: v for k, v in item.items() if v is not None}
     if item.get("id") is None:
-        item["id"] = new_id()
+        item["id"] = str(uuid.uuid4())
     return item
 
 
-def _create_resolver(store: DynamoStore, model: str) -> Resolver:
+def _create_resolver(store: Store, model: str) -> Resolver:
     def resolve(_root: Any, _info: Any, input: dict[str, Any], condition: Any = None) -> Any:
         item = prepare_create(model, input)
-        placeholders = Placeholders()
-        guard = f"attribute_not_exists({placeholders.name('id')})"
-        store.put(model, item, _with_condition(guard, condition, placeholders), placeholders)
-        return _public(model, from_dynamo_value(item))
+        store.create(model, item, conditions.parse(condition, "condition"))
+        return public(from_dynamo_value(item))
 
     return resolve
 
 
-def _update_resolver(store: DynamoStore, model: str) -> Resolver:
+def _update_resolver(store: Store, model: str) -> Resolver:
     def resolve(_root: Any, _info: Any, input: dict[str, Any], condition: Any = None) -> Any:
-        merged = {"updatedAt": now_iso(), **input}
+        merged = {"updatedAt": utc_iso(), **input}
         changes = model_named(model).with_composite_keys(merged, "update")
         item_id = changes.pop("id")
-        placeholders = Placeholders()
-        # AppSync's update is conditional on the item existing; without this, UpdateItem
-        # would create a partial item.
-        guard = f"attribute_exists({placeholders.name('id')})"
-        updated = store.update(
-            model, item_id, changes, _with_condition(guard, condition, placeholders), placeholders
-        )
-        return _public(model, updated)
+        parsed = conditions.parse(condition, "condition")
+        return public(store.update(model, item_id, changes, parsed))
 
     return resolve
 
 
-def _resolver_for(store: DynamoStore, field_name: str) -> Resolver | None:
+def _resolver_for(store: Store, field_name: str) -> Resolver | None:
     models = load_models()
     for prefix, make in (
         ("get", _get_resolver),
@@ -329,7 +230,7 @@ def _resolver_for(store: DynamoStore, field_name: str) -> Resolver | None:
     return None
 
 
-def _bind(store: DynamoStore, root: GraphQLObjectType | None) -> None:
+def _bind(store: Store, root: GraphQLObjectType | None) -> None:
     for field_name, field in (root.fields if root else {}).items():
         resolver = _resolver_for(store, field_name)
         if resolver is None:
@@ -337,7 +238,7 @@ def _bind(store: DynamoStore, root: GraphQLObjectType | None) -> None:
         field.resolve = _translating(resolver)
 
 
-def build_plexus_schema(store: DynamoStore) -> GraphQLSchema:
+def build_plexus_schema(store: Store) -> GraphQLSchema:
     schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
     for name, output, input_value in (
         ("AWSJSON", json_output, json_input),
@@ -354,7 +255,7 @@ def build_plexus_schema(store: DynamoStore) -> GraphQLSchema:
 # --- execution ---------------------------------------------------------------------------
 
 
-def _format_error(error: GraphQLError) -> dict[str, Any]:
+def format_error(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, ApiError):
         error_type: str | None = original.error_type
@@ -378,8 +279,16 @@ def _format_error(error: GraphQLError) -> dict[str, Any]:
     }
 
 
-class BadRequest(ValueError):
-    """The HTTP body is not a GraphQL request; the message says why."""
+@lru_cache(maxsize=512)
+def validated_document(
+    schema: GraphQLSchema, query: str
+) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """A query text parsed and validated once: clients send few distinct documents."""
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return None, (exc,)
+    return document, tuple(validate(schema, document))
 
 
 def execute(schema: GraphQLSchema, request: Any) -> dict[str, Any]:
@@ -392,25 +301,33 @@ def execute(schema: GraphQLSchema, request: Any) -> dict[str, Any]:
     operation_name = request.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("'operationName' must be a string")
-    result = graphql_sync(
-        schema,
-        request["query"],
-        variable_values=variables,
-        operation_name=operation_name,
+    document, errors = validated_document(schema, request["query"])
+    if errors:
+        return {"data": None, "errors": [format_error(e) for e in errors]}
+    assert document is not None
+    result = execute_sync(
+        schema, document, variable_values=variables, operation_name=operation_name
     )
     response: dict[str, Any] = {"data": result.data}
     if result.errors:
-        response["errors"] = [_format_error(e) for e in result.errors]
+        response["errors"] = [format_error(e) for e in result.errors]
     return response
+
+
+@lru_cache(maxsize=512)
+def _parsed(query: str) -> DocumentNode | None:
+    try:
+        return parse(query)
+    except GraphQLError:
+        return None
 
 
 def root_fields(request: Any) -> tuple[str, ...]:
     """The root field names a request asks for (aliases ignored); () when unparsable."""
     if not isinstance(request, dict) or not isinstance(request.get("query"), str):
         return ()
-    try:
-        document = parse(request["query"])
-    except GraphQLError:
+    document = _parsed(request["query"])
+    if document is None:
         return ()
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     wanted = request.get("operationName")
@@ -428,8 +345,6 @@ __all__ = [
     "BadRequest",
     "build_plexus_schema",
     "datetime_input",
-    "decode_next_token",
-    "encode_next_token",
     "execute",
     "json_input",
     "json_output",

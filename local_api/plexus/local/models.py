@@ -27,14 +27,12 @@ from graphql import (
     print_ast,
 )
 
+from plexus.local.errors import CompositeKeyError
+
 MODELS_PATH = Path(__file__).with_name("models.graphql")
 KEY_SEPARATOR = "#"
 # Scalars Amplify stores as DynamoDB numbers; everything else a key can hold is a string.
 NUMERIC_SCALARS = {"Int", "Float", "AWSTimestamp"}
-
-
-class CompositeKeyError(ValueError):
-    """A write names part of a composite sort key but not all of it; the real wording."""
 
 
 @dataclass(frozen=True)
@@ -101,12 +99,6 @@ class Model:
             )
         return out
 
-    def index_for_query(self, query_field: str) -> Index:
-        for index in self.indexes:
-            if index.query_field == query_field:
-                return index
-        raise KeyError(f"{self.name} has no index with queryField {query_field!r}")
-
 
 def _key_text(value: Any) -> str:
     # VTL interpolation of a missing-but-present (null) value prints "null"; mirror that.
@@ -115,6 +107,14 @@ def _key_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def model_named(name: str) -> Model:
+    models = load_models()
+    try:
+        return models[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(models)}") from None
 
 
 def _named_type(node: Any) -> tuple[str, bool]:

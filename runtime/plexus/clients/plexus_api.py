@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 class Document(GraphQLRequest):
     """A request whose query text is printed once. gql prints a request's document on every
-    send (`GraphQLRequest.payload`), which was 1.3 ms of the worker's ~12 ms CPU a job
+    send (`GraphQLRequest.payload`), about a tenth of the worker's CPU a job
     (bench/worker_cpu.py); the transports send `payload`, so printing it here is enough."""
 
     def __init__(self, request: str | GraphQLRequest, **kwargs: Any) -> None:
@@ -117,7 +117,6 @@ M_CREATE_RESULT = Document(
       createScoreResult(input: $input) {{ {RESULT_FIELDS} }}
     }}"""
 )
-Q_RESULT = Document(f"query Result($id: ID!) {{ getScoreResult(id: $id) {{ {RESULT_FIELDS} }} }}")
 # Only for a score with an `item:` input source: the job's context query stays lean.
 Q_ITEM_FILES = Document("query ItemFiles($id: ID!) { getItem(id: $id) { id attachedFiles } }")
 # A `depends_on` score of the same scorecard, by name: bounded by the name index's key.
@@ -144,7 +143,6 @@ DOCUMENTS = (
     Q_JOB_CONTEXT,
     Q_VERSION_AND_RESULT,
     M_CREATE_RESULT,
-    Q_RESULT,
     Q_ITEM_FILES,
     Q_SCORES_BY_NAME,
     Q_NEWEST_RESULT,
@@ -332,9 +330,6 @@ class PlexusApi:
         """createScoreResult; ConditionFailed when a result with this id already exists."""
         data = await self._execute(M_CREATE_RESULT, input=fields)
         return _record(data["createScoreResult"]) or {}
-
-    async def get_score_result(self, result_id: str) -> dict[str, Any] | None:
-        return _record((await self._execute(Q_RESULT, id=result_id))["getScoreResult"])
 
     async def attached_files(self, item_id: str) -> list[str]:
         data = await self._execute(Q_ITEM_FILES, id=item_id)

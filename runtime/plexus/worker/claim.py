@@ -17,16 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plexus.clients.plexus_api import ConditionFailed, PlexusApi, parse_json
+from plexus.core.timestamps import utc_iso as utc_iso  # re-exported: the processor's import
 
 log = logging.getLogger(__name__)
 
 PENDING, IN_PROGRESS, COMPLETED, FAILED = "PENDING", "IN_PROGRESS", "COMPLETED", "FAILED"
-
-
-def utc_iso(moment: datetime | None = None) -> str:
-    """AWSDateTime as AppSync writes it: milliseconds, Z. Sorts as text in time order."""
-    moment = moment or datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def lease_cutoff(lease_seconds: float) -> str:

@@ -95,6 +95,7 @@ def input_key(score_input: Any, results: dict[str, Any]) -> str:
         "results": {k: getattr(v, "value", None) for k, v in sorted(results.items())},
     }
     if not payload["metadata"] and not payload["results"]:
-        return str(score_input.text)  # as before: the text alone
+        # A text-only input is keyed by its text alone.
+        return str(score_input.text)
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     return f"{score_input.text}\n\x00{digest}"
