@@ -79,6 +79,11 @@ class Settings:
     azure_api_version: str | None = None
     datasources_bucket: str | None = None
     content_allowed_hosts: tuple[str, ...] = ()
+    # A job's scoring (parse, render, classify) runs in a worker process killed past this;
+    # below Lambda's 900 s ceiling and the default lease.
+    score_timeout_seconds: float = 300.0
+    # A rendered prompt longer than this is refused before any model call.
+    max_prompt_chars: int = 1_000_000
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction filters."""
@@ -205,6 +210,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         content_timeout_seconds=_parsed(
             env, "PLEXUS_CONTENT_TIMEOUT_SECONDS", 30.0, _positive_float, "a positive number"
         ),
+        score_timeout_seconds=_parsed(
+            env, "PLEXUS_SCORE_TIMEOUT_SECONDS", 300.0, _positive_float, "a positive number"
+        ),
+        max_prompt_chars=_max_prompt_chars(env),
         **_queue_settings(env),  # type: ignore[arg-type]
         **_score_settings(env),  # type: ignore[arg-type]
     )
@@ -281,6 +290,10 @@ def load_content_limits(env: Mapping[str, str] | None = None) -> dict[str, objec
     }
 
 
+def _max_prompt_chars(env: Mapping[str, str]) -> int:
+    return _parsed(env, "PLEXUS_MAX_PROMPT_CHARS", 1_000_000, _positive_int, "a positive integer")
+
+
 def scoring_values(env: Mapping[str, str]) -> dict[str, object]:
     """What `plexus-lambda score` needs of the worker's settings: models and buckets only."""
     openai_key = _get(env, "OPENAI_API_KEY")
@@ -297,6 +310,7 @@ def scoring_values(env: Mapping[str, str]) -> dict[str, object]:
         "model_max_retries": _parsed(
             env, "PLEXUS_MODEL_MAX_RETRIES", 3, _non_negative_int, "an integer >= 0"
         ),
+        "max_prompt_chars": _max_prompt_chars(env),
         "region": _get(env, "AWS_REGION") or _get(env, "AWS_DEFAULT_REGION"),
         "datasources_bucket": scores["datasources_bucket"],
         "attachments_bucket": _get(env, "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME"),

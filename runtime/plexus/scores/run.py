@@ -27,6 +27,7 @@ class ScoringSettings:
     azure_api_version: str | None = None
     model_timeout_seconds: float = 120.0
     model_max_retries: int = 3
+    max_prompt_chars: int = 1_000_000
     region: str | None = None
     # Item attachments under items/ live in Plexus's data-sources bucket; others in the
     # score-result attachments bucket (as plexus/utils/score_result_s3_utils.py decides).
@@ -43,6 +44,7 @@ class ScoringSettings:
             azure_api_version=settings.azure_api_version,
             model_timeout_seconds=settings.model_timeout_seconds,
             model_max_retries=settings.model_max_retries,
+            max_prompt_chars=settings.max_prompt_chars,
             region=settings.region,
             datasources_bucket=settings.datasources_bucket,
             attachments_bucket=settings.bucket,
