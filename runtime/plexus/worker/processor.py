@@ -261,6 +261,9 @@ class JobProcessor:
         summary = DrainSummary()
         slots = asyncio.Semaphore(self.settings.concurrency)
 
+        # Jobs given back are for the next invocation, not for this one's next pass.
+        given_back: set[str] = set()
+
         async def run(job: dict[str, Any]) -> JobOutcome:
             try:
                 claim = await self.claimer.claim(job["id"], seen=job)
@@ -277,6 +280,8 @@ class JobProcessor:
             async for job in self.api.claimable_jobs(
                 account_id, since, lease_cutoff(self.settings.lease_seconds)
             ):
+                if job["id"] in given_back:
+                    continue
                 if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
                     oldest = job["createdAt"]
                 await slots.acquire()
@@ -291,10 +296,10 @@ class JobProcessor:
                 tasks.append(asyncio.create_task(run(job)))
             outcomes = await asyncio.gather(*tasks)
             summary.outcomes.extend(outcomes)
-            # Jobs may have arrived while we worked: list again until a pass finds nothing to
-            # do. A job given back is for the next invocation, not this one's next pass.
-            worked = [o for o in outcomes if o.status != Outcome.SKIPPED]
-            if summary.stopped_for_time or not worked or self.out_of_time():
+            given_back.update(o.job_id for o in outcomes if o.status == Outcome.RELEASED)
+            # Jobs may have arrived while we worked: list again until a pass finds nothing to do.
+            worked = [o for o in outcomes if o.status not in (Outcome.SKIPPED, Outcome.RELEASED)]
+            if summary.stopped_for_time or not worked:
                 return summary
             # What was older than this pass's oldest claimable job was finished or under
             # lease when read; new jobs are created now. So the next pass starts there.

@@ -184,6 +184,28 @@ def _serve(sock: socket.socket, inherited: list[socket.socket], scoring: Scoring
 
 # --- the pool, in the worker's own process ----------------------------------------------------
 
+# The engine, imported here once before the first fork so that every worker starts with it
+# (the first job imported it in-process before; the job's time limit then counts scoring
+# only). The model clients (openai, boto3) stay lazy: a keyword job never needs them.
+ENGINE_MODULES = (
+    "plexus.scores.config",
+    "plexus.scores.KeywordClassifier",
+    "plexus.scores.RegexClassifier",
+    "plexus.scores.LLMClassifier",
+    "plexus.scores.LangGraphScore",
+    "plexus.scores.providers",
+    "plexus.worker.score_input",
+    "ruamel.yaml",
+    "jinja2.sandbox",
+)
+
+
+def _import_engine() -> None:
+    import importlib
+
+    for name in ENGINE_MODULES:
+        importlib.import_module(name)
+
 
 @dataclass
 class _Worker:
@@ -243,6 +265,8 @@ class ScorePool:
         return list(self._all)
 
     def _start(self) -> _Worker:
+        if not self._all:
+            _import_engine()
         ours, theirs = socket.socketpair()
         context = multiprocessing.get_context("fork")
         inherited = [w.sock for w in self._all.values()] + [ours]
@@ -286,13 +310,17 @@ class ScorePool:
     ) -> Scored:
         """Score in a worker within the time limit; `ends_at` (time.monotonic()) is the
         invocation's own deadline, which makes the job OutOfTime rather than too slow."""
+        # The clock starts with a worker in hand: the engine's import before the first fork
+        # is the worker's cost, not the score's.
+        if ends_at is not None and ends_at <= time.monotonic():
+            raise OutOfTime("the invocation ends before the score could start")
+        worker = self._acquire()
         started = time.monotonic()
         deadline = started + self.limit_seconds
         invocation_first = ends_at is not None and ends_at < deadline
         if invocation_first:
             assert ends_at is not None
             deadline = ends_at
-        worker = self._acquire()
         node: list[str] = []
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
