@@ -166,3 +166,23 @@ async def run_score(
                 if request.use_store:
                     await host.store_put(request.version_id, key, result.to_json())
     return Scored(result.to_json(), source, text_chars, lines)
+
+
+class InProcessScorer:
+    """The scoring step in this process, with no time limit: for the unit tests' fakes and
+    for tools that run one score; the worker's own is the process pool."""
+
+    def __init__(self, scoring: ScoringSettings) -> None:
+        from plexus.scores.providers import Models
+
+        self.scoring = scoring
+        self.models = Models(scoring)
+        self.configs = ConfigCache()
+
+    async def score(
+        self, request: ScoreRequest, host: ScoreHost, *, ends_at: float | None = None
+    ) -> Scored:
+        return await run_score(request, host, self.scoring, self.models, self.configs)
+
+    async def close(self) -> None:
+        await self.models.close()
