@@ -96,7 +96,10 @@ def _recv_blocking(sock: socket.socket) -> dict[str, Any] | None:
     def exactly(n: int) -> bytes | None:
         chunks, got = [], 0
         while got < n:
-            chunk = sock.recv(min(n - got, 1 << 20))
+            try:
+                chunk = sock.recv(min(n - got, 1 << 20))
+            except ConnectionError:  # the parent went away mid-frame
+                return None
             if not chunk:
                 return None
             chunks.append(chunk)
@@ -179,7 +182,10 @@ def _serve(sock: socket.socket, inherited: list[socket.socket], scoring: Scoring
         except Exception as exc:
             log.exception("job %s: unexpected error while scoring", request.job_id)
             answer = {"error": {"type": type(exc).__name__, "message": str(exc)}}
-        sock.sendall(_encode(answer))
+        try:
+            sock.sendall(_encode(answer))
+        except ConnectionError:
+            return
 
 
 # --- the pool, in the worker's own process ----------------------------------------------------
@@ -200,11 +206,33 @@ ENGINE_MODULES = (
 )
 
 
+# A score that names one of these is likely to call a model through these clients. Imported
+# in this process before a fork, they are shared by every worker forked after (64 workers
+# each importing openai for themselves cost 64 times its CPU and memory). The names are a
+# hint read off the YAML's text, never parsed here: a wrong guess only costs an import.
+MODEL_CLIENTS = {
+    "LangGraphScore": ("openai",),
+    "LLMClassifier": ("openai",),
+    "BedrockChat": ("boto3",),
+}
+
+
 def _import_engine() -> None:
     import importlib
 
     for name in ENGINE_MODULES:
         importlib.import_module(name)
+
+
+def _import_model_clients(configuration: str | None) -> None:
+    import importlib
+    import sys
+
+    for hint, modules in MODEL_CLIENTS.items():
+        if configuration and hint in configuration:
+            for name in modules:
+                if name not in sys.modules:
+                    importlib.import_module(name)
 
 
 @dataclass
@@ -314,6 +342,8 @@ class ScorePool:
         # is the worker's cost, not the score's.
         if ends_at is not None and ends_at <= time.monotonic():
             raise OutOfTime("the invocation ends before the score could start")
+        if not self._idle:  # a fork is coming: let it inherit what this score will need
+            _import_model_clients(request.configuration)
         worker = self._acquire()
         started = time.monotonic()
         deadline = started + self.limit_seconds
