@@ -101,7 +101,7 @@ def worker_cpu() -> float:
 
 
 def worker(warm_key: str, key: str, concurrency: int) -> None:
-    """Drain `warm_key` (one job: imports and clients), then time the drain of `key`."""
+    """Drain `warm_key` (imports, clients, score workers), then time the drain of `key`."""
     asyncio.run(drain(warm_key, concurrency))
     print("ready", flush=True)
     sys.stdin.readline()  # the parent has taken its CPU snapshot
@@ -320,7 +320,8 @@ def run_lean(
     lean: Lean, latency: float, concurrency: int, jobs: int, tag: str, args: Any
 ) -> LeanRun:
     key = f"{tag}-{concurrency}"
-    seed_lean(lean.api, f"{key}-warm", LLM_YAML, 1)
+    # A warm container: as many jobs as run at once (the score workers kept by the pool).
+    seed_lean(lean.api, f"{key}-warm", LLM_YAML, concurrency)
     seed_lean(lean.api, key, LLM_YAML, jobs)
     lean.openai.set_latency(latency)
 
