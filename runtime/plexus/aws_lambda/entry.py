@@ -67,7 +67,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     request = parse_event(event, request_queue_url=settings.request_queue_url)
 
     def remaining() -> float:
-        return context.get_remaining_time_in_millis() / 1000.0
+        return float(context.get_remaining_time_in_millis()) / 1000.0
 
     api = PlexusApi(settings)
     processor = JobProcessor(settings, api, remaining_seconds=remaining if context else None)

@@ -128,7 +128,7 @@ def job_id_from_sqs_body(body: Any) -> str:
 def _job_id(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise EventError(f"{key} must be a string, got {type(value).__name__}")
-    value = value.strip()
-    if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+    job_id: str = value.strip()
+    if not job_id or len(job_id) > MAX_ID_LENGTH or not job_id.isprintable():
         raise EventError(f"{key} must be a non-empty printable id of at most {MAX_ID_LENGTH} chars")
-    return value
+    return job_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
@@ -225,11 +225,11 @@ class PlexusApi:
         self.request_count = 0
 
     async def __aenter__(self) -> PlexusApi:
-        self._session = await self._client.connect_async()
+        self._session = await self._client.connect_async()  # type: ignore[no-untyped-call]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.close_async()
+        await self._client.close_async()  # type: ignore[no-untyped-call]
 
     async def _execute(self, request: Document, **variables: Any) -> dict[str, Any]:
         bound = request.bind(variables)
@@ -246,7 +246,8 @@ class PlexusApi:
 
     async def _send(self, request: Document) -> dict[str, Any]:
         self.request_count += 1
-        return await self._session.execute(request)
+        result: dict[str, Any] = await self._session.execute(request)
+        return result
 
     # Accounts and jobs -------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class PlexusApi:
         items = data["listAccountByKey"]["items"]
         if not items:
             raise ApiError(f"no account with key {key!r}")
-        return items[0]["id"]
+        return str(items[0]["id"])
 
     async def claimable_jobs(
         self, account_id: str, since: str, lease_cutoff: str, page_size: int = 100
@@ -289,7 +290,7 @@ class PlexusApi:
                 return
 
     async def get_job(self, job_id: str) -> dict[str, Any] | None:
-        return (await self._execute(Q_JOB, id=job_id))["getScoringJob"]
+        return _record((await self._execute(Q_JOB, id=job_id))["getScoringJob"])
 
     async def update_job(
         self, fields: dict[str, Any], condition: dict[str, Any] | None = None
@@ -299,7 +300,7 @@ class PlexusApi:
         job = data["updateScoringJob"]
         if job is None:
             raise ConditionFailed(f"job {fields['id']} was not updated")
-        return job
+        return _record(job) or {}
 
     # What a job needs ----------------------------------------------------------------
 
@@ -330,10 +331,10 @@ class PlexusApi:
     async def create_score_result(self, fields: dict[str, Any]) -> dict[str, Any]:
         """createScoreResult; ConditionFailed when a result with this id already exists."""
         data = await self._execute(M_CREATE_RESULT, input=fields)
-        return data["createScoreResult"]
+        return _record(data["createScoreResult"]) or {}
 
     async def get_score_result(self, result_id: str) -> dict[str, Any] | None:
-        return (await self._execute(Q_RESULT, id=result_id))["getScoreResult"]
+        return _record((await self._execute(Q_RESULT, id=result_id))["getScoreResult"])
 
     async def attached_files(self, item_id: str) -> list[str]:
         data = await self._execute(Q_ITEM_FILES, id=item_id)
@@ -359,3 +360,8 @@ class PlexusApi:
         )
         items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
         return next((r for r in items if r is not None), None)
+
+
+def _record(value: Any) -> dict[str, Any] | None:
+    """A record the API answered (a JSON object), or None where it answered null."""
+    return cast("dict[str, Any] | None", value)

@@ -11,7 +11,7 @@ A `LogicalClassifier`'s `code:` is written against Plexus's own classes:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 if TYPE_CHECKING:
     from plexus.scores.result import ScoreResult
@@ -104,9 +104,9 @@ class _Result:
 class Score:
     """The base of every score class this worker runs."""
 
-    Parameters = _Parameters
-    Input = _Input
-    Result = _Result
+    Parameters: TypeAlias = _Parameters
+    Input: TypeAlias = _Input
+    Result: TypeAlias = _Result
 
     # The class name as a score's `class:` says it.
     kind: ClassVar[str] = "Score"

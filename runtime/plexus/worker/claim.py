@@ -44,11 +44,11 @@ class Claim:
 
     @property
     def job_id(self) -> str:
-        return self.job["id"]
+        return str(self.job["id"])
 
     @property
     def started_at(self) -> str:
-        return self.job["startedAt"]
+        return str(self.job["startedAt"])
 
     def owned_condition(self) -> dict[str, Any]:
         return {"and": [{"status": {"eq": IN_PROGRESS}}, {"startedAt": {"eq": self.started_at}}]}
