@@ -86,7 +86,7 @@ def _decode_length(header: bytes) -> int:
     (length,) = _HEADER.unpack(header)
     if length > MAX_FRAME:
         raise WorkerDied(f"a score worker sent a frame of {length:,} bytes")
-    return length
+    return int(length)
 
 
 # --- the worker process --------------------------------------------------------------------
