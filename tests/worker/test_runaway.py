@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMIT_SECONDS = 3
+# Room for an ordinary keyword job on a saturated CI machine (3 s was flaky at load 20).
+LIMIT_SECONDS = 6
 
 KEYWORD_YAML = """
 class: KeywordClassifier
