@@ -81,14 +81,33 @@ async def drain(account_key: str, concurrency: int, executor: Executor | None = 
     return summary.count("COMPLETED")
 
 
+def worker_cpu() -> float:
+    """CPU seconds of this process and of its score worker processes (the process pool of
+    plexus/worker/score_pool.py: scoring runs there), as the worker's own."""
+    total = time.process_time()
+    try:
+        from plexus.worker import score_pool
+    except ImportError:  # a checkout from before the pool
+        return total
+    pool = score_pool._shared
+    for pid in pool.pids() if pool is not None else []:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def worker(warm_key: str, key: str, concurrency: int) -> None:
-    """Drain `warm_key` (one job: imports and clients), then time the drain of `key`."""
+    """Drain `warm_key` (imports, clients, score workers), then time the drain of `key`."""
     asyncio.run(drain(warm_key, concurrency))
     print("ready", flush=True)
     sys.stdin.readline()  # the parent has taken its CPU snapshot
-    cpu, started = time.process_time(), time.perf_counter()
+    cpu, started = worker_cpu(), time.perf_counter()
     done = asyncio.run(drain(key, concurrency))
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu = time.perf_counter() - started, worker_cpu() - cpu
     print(json.dumps({"done": done, "seconds": seconds, "cpu": cpu}), flush=True)
 
 
@@ -312,7 +331,8 @@ def run_lean(
     lean: Lean, latency: float, concurrency: int, jobs: int, tag: str, args: Any
 ) -> LeanRun:
     key = f"{tag}-{concurrency}"
-    seed_lean(lean.api, f"{key}-warm", LLM_YAML, 1)
+    # A warm container: as many jobs as run at once (the score workers kept by the pool).
+    seed_lean(lean.api, f"{key}-warm", LLM_YAML, concurrency)
     seed_lean(lean.api, key, LLM_YAML, jobs)
     lean.openai.set_latency(latency)
 

@@ -120,7 +120,7 @@ async def _process_sqs_raising(
             return None
         async with slots:
             outcome = await processor.process_job_id(job_id)
-        if outcome.status == "FAILED":
+        if outcome.redeliver:
             problems.append(f"job {job_id}: {outcome.reason}")
         return outcome
 
@@ -157,7 +157,7 @@ def _process_sqs_reporting(
         async with slots:
             outcome = await processor.process_job_id(job_id)
         outcomes.append(outcome)
-        if outcome.status == "FAILED":
+        if outcome.redeliver:
             raise JobFailedError(f"job {job_id} failed: {outcome.reason}")
         return outcome.status
 
@@ -189,7 +189,7 @@ async def _finish_message(
     the queue redelivers it and, after maxReceiveCount, dead-letters it."""
     from plexus.clients.queues import QueueError, delete_message
 
-    if outcome.status == "FAILED":
+    if outcome.redeliver:
         return False
     try:
         await delete_message(settings.region, queue_url, receipt_handle)
@@ -242,6 +242,7 @@ def _summary(summary: DrainSummary) -> dict[str, Any]:
         "completed": summary.count("COMPLETED"),
         "failed": summary.count("FAILED"),
         "skipped": summary.count("SKIPPED"),
+        "released": summary.count("RELEASED"),
         "stoppedForTime": summary.stopped_for_time,
         "jobs": [
             {
@@ -258,7 +259,7 @@ def _summary(summary: DrainSummary) -> dict[str, Any]:
 
 
 def _record_metrics(summary: DrainSummary) -> None:
-    for status in ("COMPLETED", "FAILED", "SKIPPED"):
+    for status in ("COMPLETED", "FAILED", "SKIPPED", "RELEASED"):
         metrics.add_metric(
             name=f"Jobs{status.title()}", unit=MetricUnit.Count, value=summary.count(status)
         )

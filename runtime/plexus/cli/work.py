@@ -93,4 +93,4 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
         )
-    return 1 if any(o.status == "FAILED" for o in outcomes) else 0
+    return 1 if any(o.redeliver for o in outcomes) else 0

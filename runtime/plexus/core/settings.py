@@ -293,6 +293,19 @@ class Settings:
         "time limit of one content fetch from a URL, redirects included (default 30 s)",
         default=30.0,
     )
+    # Below Lambda's 900 s ceiling and the default lease.
+    score_timeout_seconds: float = setting(
+        "PLEXUS_SCORE_TIMEOUT_SECONDS",
+        _positive_float,
+        "a job's scoring (YAML, templates, rules, code, model calls) runs in a worker process that is killed past this; the job is FAILED naming the limit and the node (default 300; keep it below the function's timeout)",
+        default=300.0,
+    )
+    max_prompt_chars: int = setting(
+        "PLEXUS_MAX_PROMPT_CHARS",
+        _positive_int,
+        "a rendered prompt longer than this fails the job before any model call (default 1000000)",
+        default=1_000_000,
+    )
     drain_window_hours: float = setting(
         "PLEXUS_DRAIN_WINDOW_HOURS",
         _positive_float,

@@ -29,14 +29,62 @@ SUPPORTED_SCORES = (
 REFUSED_SCORES: dict[str, str] = {}
 
 
+# Values a configuration may hold once its aliases are expanded: real scores have hundreds;
+# nine nested aliases of nine ("billion laughs") have 9**9, which code that walks the data
+# (validation, traces) would expand into gigabytes.
+MAX_YAML_VALUES = 100_000
+
+
+class _AliasBomb(Exception):
+    pass
+
+
+def _expanded_values(node: Any, sizes: dict[int, int], limit: int) -> int:
+    """How many values the node stands for with every alias expanded (each node once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a recursive alias counts once
+    total = 1
+    value = node.value
+    if isinstance(value, list):
+        for child in value:
+            for part in child if isinstance(child, tuple) else (child,):
+                total += _expanded_values(part, sizes, limit)
+                if total > limit:
+                    raise _AliasBomb
+    sizes[id(node)] = total
+    return total
+
+
+def _bounded_constructor() -> type:
+    from ruamel.yaml.constructor import SafeConstructor
+
+    class BoundedConstructor(SafeConstructor):  # type: ignore[misc]
+        def get_single_data(self) -> Any:
+            node = self.composer.get_single_node()
+            if node is None:
+                return None
+            _expanded_values(node, {}, MAX_YAML_VALUES)
+            return self.construct_document(node)
+
+    return BoundedConstructor
+
+
 def load_yaml(text: str, source: str) -> Any:
     """YAML 1.2 (ruamel.yaml's safe loader), or ScoreConfigError naming the line."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = _bounded_constructor()
     try:
         return yaml.load(text)
+    except _AliasBomb:
+        raise ScoreConfigError(
+            f"{source}: invalid YAML: its aliases expand to more than {MAX_YAML_VALUES:,} "
+            "values (an alias bomb?)"
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

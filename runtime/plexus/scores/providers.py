@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from plexus.core.errors import ModelCallError, ScoreConfigError
+from plexus.core.errors import JobError, ModelCallError, ScoreConfigError
 from plexus.core.settings import SettingsError
 from plexus.scores.run import ScoringSettings
 
@@ -161,6 +161,13 @@ class Models:
     async def complete(
         self, choice: ModelChoice, messages: list[dict[str, str]], **extra: Any
     ) -> Completion:
+        chars = sum(len(m.get("content") or "") for m in messages)
+        if chars > self.settings.max_prompt_chars:
+            # A template can render far more than any model takes (`{{ 'x' * 10**9 }}`).
+            raise JobError(
+                f"the prompt to {choice.provider} {choice.name} is {chars:,} characters, more "
+                f"than PLEXUS_MAX_PROMPT_CHARS={self.settings.max_prompt_chars:,}; not sent"
+            )
         if choice.provider == "BedrockChat":
             return await self._bedrock(choice, messages)
         return await self._openai(choice, messages, **extra)

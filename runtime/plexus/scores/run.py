@@ -26,6 +26,7 @@ _FROM_SETTINGS = {
     "azure_api_version": "azure_api_version",
     "model_timeout_seconds": "model_timeout_seconds",
     "model_max_retries": "model_max_retries",
+    "max_prompt_chars": "max_prompt_chars",
     "region": "region",
     "datasources_bucket": "datasources_bucket",
     "attachments_bucket": "bucket",
@@ -46,6 +47,7 @@ class ScoringSettings:
     azure_api_version: str | None = None
     model_timeout_seconds: float = default_of("model_timeout_seconds")
     model_max_retries: int = default_of("model_max_retries")
+    max_prompt_chars: int = default_of("max_prompt_chars")
     region: str | None = None
     # Item attachments under items/ live in Plexus's data-sources bucket; others in the
     # score-result attachments bucket (as plexus/utils/score_result_s3_utils.py decides).

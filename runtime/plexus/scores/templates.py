@@ -15,13 +15,36 @@ from typing import Any
 
 from plexus.core.errors import JobError, ScoreConfigError
 
+# `'x' * n` and `n ** m` are evaluated only at render time, and bounded: Jinja2 would
+# otherwise fold a constant such as `'x' * 300000000` while compiling, writing the whole
+# value into generated Python source. The rendered prompt's own bound is
+# PLEXUS_MAX_PROMPT_CHARS (plexus/scores/providers.py), checked before any model call.
+MAX_REPEAT = 1 << 29
+MAX_EXPONENT = 10_000
+
 
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import ChainableUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=ChainableUndefined)
+    class BoundedSandbox(SandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "*":
+                for seq, count in ((left, right), (right, left)):
+                    sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                    if sized and len(seq) * count > MAX_REPEAT:
+                        raise SecurityError(
+                            f"a repetition of {len(seq) * count:,} items, more than {MAX_REPEAT:,}"
+                        )
+            elif operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"an exponent of {right:,}, more than {MAX_EXPONENT:,}")
+            return super().call_binop(context, operator, left, right)
+
+    return BoundedSandbox(undefined=ChainableUndefined)
 
 
 class Prompt:

@@ -1,6 +1,7 @@
 """Where a job is claimed: the ScoringJob state transitions, each a conditional write.
 
     PENDING --claim--> IN_PROGRESS --finish--> COMPLETED | FAILED
+    IN_PROGRESS (the invocation ends first) --release--> PENDING, or FAILED at the limit
     IN_PROGRESS (lease expired) --reclaim--> IN_PROGRESS (attempts + 1), or FAILED at the limit
 
 Every transition is conditional on the state the worker saw (`status`, and for an
@@ -158,6 +159,27 @@ class Claimer:
                 "errorDetails": json.dumps(details, default=str),
             },
         )
+
+    async def release(self, claim: Claim, reason: str) -> str:
+        """Give a job this worker cannot finish back to PENDING for the next claim; after
+        `max_attempts` give-backs, FAILED with the reason. Answers the status written, or
+        "" when the claim was lost meanwhile."""
+        metadata = parse_json(claim.job.get("metadata"))
+        releases = int(metadata.get("releases", 0)) + 1
+        if releases >= self.max_attempts:
+            message = f"given back {releases} times, each time unfinished: {reason}"
+            done = await self.fail(claim, message, {"errorType": "OutOfTime", "releases": releases})
+            return FAILED if done else ""
+        metadata["releases"] = releases
+        try:
+            await self.api.update_job(
+                {"id": claim.job_id, "status": PENDING, "metadata": json.dumps(metadata)},
+                condition=claim.owned_condition(),
+            )
+        except ConditionFailed:
+            log.warning("job %s: lease lost before it could be given back", claim.job_id)
+            return ""
+        return PENDING
 
     async def _finish(self, claim: Claim, fields: dict[str, Any]) -> bool:
         try:

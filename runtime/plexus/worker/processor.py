@@ -1,19 +1,21 @@
 """The job processor: claim jobs, score them, store results, finish them.
 
-One job, step by step (`_score`):
-  1. claim it (plexus/claim.py);
-  2. load the item, score and scorecard (one API round trip);
-  3. load the champion version and the newest prediction of the item and score through the
-     real cache index (one round trip); a result of this score version completes the job
-     with that result, no model call;
-  4. score the item (plexus/scores: LangGraphScore graphs and the simpler classes), through
-     the PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
-  5. upload trace.json and log.txt to S3 (plexus/attachments.py);
-  6. create the ScoreResult as the real resolvers require (status COMPLETED with type, item
-     and score ids), its id derived from the job's so a retried job never makes two;
-  7. with PLEXUS_RESPONSE_WORKER_QUEUE_URL set, send `{"score_result_id": ...}` there;
-  8. mark the job COMPLETED, or FAILED with the reason. One bad job never stops the others.
+One job, step by step (`_run`), each step a method over typed values:
+  1. claim it (plexus/worker/claim.py);
+  2. `_load`: the item, score and scorecard (one API round trip), then the champion version
+     and the newest prediction of the item and score through the real cache index (one
+     round trip); a result of this score version completes the job with it, no model call;
+  3. `_score`: parse the YAML, read the item, classify (plexus/worker/scoring.py), in a
+     worker process under PLEXUS_SCORE_TIMEOUT_SECONDS (plexus/worker/score_pool.py),
+     through the PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
+  4. `_upload`: trace.json and log.txt to S3;
+  5. `_create_result`: the ScoreResult as the real resolvers require (status COMPLETED with
+     type, item and score ids), its id derived from the job's so a retry never makes two;
+  6. `_send_response`: with PLEXUS_RESPONSE_WORKER_QUEUE_URL set, `{"score_result_id"}` there;
+  7. mark the job COMPLETED, or FAILED with the reason; a job the invocation's end cuts
+     short goes back to PENDING (`Claimer.release`). One bad job never stops the others.
 A job that had finished before (a redelivered message) is reported, not scored again.
+The collaborators come in through plexus/worker/ports.py's interfaces.
 """
 
 from __future__ import annotations
@@ -23,34 +25,54 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from plexus.clients.plexus_api import PREDICTION, ApiError, ConditionFailed, PlexusApi, parse_json
+from plexus.clients.plexus_api import PREDICTION, ApiError, ConditionFailed
 from plexus.core import job_log
 from plexus.core.errors import JobError, JobFailure
-from plexus.core.settings import Settings, SettingsError, require
+from plexus.core.settings import Settings, SettingsError
 from plexus.worker.claim import Claim, Claimer, ClaimRefused, JobNotFound, lease_cutoff, utc_iso
+from plexus.worker.scoring import Scored, ScoreRequest
 
 if TYPE_CHECKING:
     from plexus.scores.result import ScoreResult as Classification
-    from plexus.scores.Score import Score as ScoreConfig
+    from plexus.worker.ports import (
+        Content,
+        JobsApi,
+        OutputStore,
+        ResponseQueue,
+        ResultFiles,
+        Scorer,
+    )
 
 log = logging.getLogger(__name__)
 
 # ScoreResult ids are uuid5(job id) in this namespace: a retry re-creates the same id,
 # which the API refuses, so a job has at most one result however often it runs.
 RESULT_NAMESPACE = uuid.UUID("3f5b0d5e-8f0a-4d52-9d3e-6c7a1b2e9f10")
+# Scoring stops this long before the invocation ends, to give the job back in time.
+GIVE_BACK_SECONDS = 5.0
+
+
+class Outcome(StrEnum):
+    """What this worker did with a job (not the job's status in Plexus)."""
+
+    COMPLETED = "COMPLETED"  # finished with a result
+    FAILED = "FAILED"  # marked FAILED with the reason (or found failed before)
+    SKIPPED = "SKIPPED"  # not ours to do: taken by another worker, or done before
+    RELEASED = "RELEASED"  # given back to PENDING: the invocation ended first
 
 
 @dataclass
 class JobOutcome:
     job_id: str
-    # COMPLETED / FAILED: this worker finished it. SKIPPED: not ours to do (taken, done).
-    status: str
+    status: Outcome
     reason: str | None = None
     score_result_id: str | None = None
     cached: bool = False
@@ -58,6 +80,11 @@ class JobOutcome:
     seconds: float = 0.0
     # The job had finished before this delivery (SQS redelivered it): reported, not scored.
     already_finished: bool = False
+
+    @property
+    def redeliver(self) -> bool:
+        """Whether a queue message for this job should come back (failed, or given back)."""
+        return self.status in (Outcome.FAILED, Outcome.RELEASED)
 
 
 @dataclass
@@ -77,25 +104,101 @@ def score_result_id(job_id: str) -> str:
 EXPECTED_ERRORS = (JobFailure, SettingsError, ApiError)
 
 
+@dataclass(frozen=True)
+class JobContext:
+    """What the API holds for a claimed job: the records its scoring reads."""
+
+    item: dict[str, Any]
+    score: dict[str, Any]
+    scorecard: dict[str, Any]
+    version_id: str
+    version: dict[str, Any]
+    cached: dict[str, Any] | None
+
+
+class Timings:
+    """Seconds each step of a job took, for its trace."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 4)
+
+
+class _JobHost:
+    """What a job's scoring asks of this process (plexus/worker/scoring.py's ScoreHost)."""
+
+    def __init__(self, processor: JobProcessor) -> None:
+        self._processor = processor
+
+    async def attached_files(self, item: dict[str, Any]) -> list[str]:
+        from plexus.worker import score_input
+
+        return await score_input.attached_files(self._processor.api, item)  # type: ignore[arg-type]
+
+    async def score_id_by_name(self, scorecard_id: str, name: str) -> str | None:
+        return await self._processor.api.score_id_by_name(scorecard_id, name)
+
+    async def newest_prediction(self, item_id: str, score_id: str) -> dict[str, Any] | None:
+        return await self._processor.api.newest_prediction(item_id, score_id)
+
+    async def fetch(self, item: dict[str, Any]) -> str:
+        return await self._processor.content.fetch(item)
+
+    async def store_get(self, version_id: str, key: str) -> dict[str, Any] | None:
+        store = await self._processor.output_store()
+        return None if store is None else await store.get(version_id, key)
+
+    async def store_put(self, version_id: str, key: str, output: dict[str, Any]) -> None:
+        store = await self._processor.output_store()
+        if store is not None:
+            await store.put(version_id, key, output)
+
+
 class JobProcessor:
-    """Processes jobs over one API session; `remaining_seconds` is the invocation's clock."""
+    """Processes jobs over one API session; `remaining_seconds` is the invocation's clock.
+
+    Collaborators not given are the real ones, made from `settings` on first use.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        api: PlexusApi,
+        api: JobsApi,
         *,
         remaining_seconds: Callable[[], float] | None = None,
+        scorer: Scorer | None = None,
+        files: ResultFiles | None = None,
+        responses: ResponseQueue | None = None,
+        store: OutputStore | None = None,
+        content: Content | None = None,
     ) -> None:
+        from plexus.worker.services import S3ResultFiles, SqsResponses, UrlContent
+
         self.settings = settings
         self.api = api
         self.claimer = Claimer(
-            api, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts
+            api,  # type: ignore[arg-type]
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
         )
         self._remaining = remaining_seconds
-        self._model_client: Any = None
-        self._store: Any = None
+        self._scorer = scorer
+        self.files = files or S3ResultFiles(settings)
+        if responses is None and settings.response_queue_url is not None:
+            responses = SqsResponses(settings.region, settings.response_queue_url)
+        self.responses = responses
+        self.content = content or UrlContent(settings)
+        self._store = store
         self._store_lock = asyncio.Lock()
+        # Whatever the processor opens (the output store) is closed by close().
+        self._resources = AsyncExitStack()
         # A service's error message may echo a key back; never store one in a job.
         self._redact = job_log.RedactingFilter(settings.secrets()).redact
         # Each job's log lines become its log.txt, whoever runs the processor.
@@ -104,11 +207,38 @@ class JobProcessor:
         if plexus_logger.level == logging.NOTSET:
             plexus_logger.setLevel(logging.INFO)
 
+    async def __aenter__(self) -> JobProcessor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
-        if self._model_client is not None:
-            await self._model_client.close()
-        if self._store is not None:
-            await self._store.__aexit__(None, None, None)
+        await self._resources.aclose()
+
+    @property
+    def scorer(self) -> Scorer:
+        """The container's worker processes (made on the first job, not on an empty poll)."""
+        if self._scorer is None:
+            from plexus.scores.run import ScoringSettings
+            from plexus.worker.score_pool import shared_pool
+
+            self._scorer = shared_pool(
+                ScoringSettings.from_settings(self.settings),
+                limit_seconds=self.settings.score_timeout_seconds,
+                keep=self.settings.concurrency,
+            )
+        return self._scorer
+
+    async def output_store(self) -> OutputStore | None:
+        if self._store is None and self.settings.postgres_uri is not None:
+            async with self._store_lock:
+                if self._store is None:
+                    from plexus.clients.model_store import ModelOutputStore
+
+                    uri = self.settings.postgres_uri.get()
+                    self._store = await self._resources.enter_async_context(ModelOutputStore(uri))
+        return self._store
 
     def out_of_time(self) -> bool:
         return (
@@ -122,7 +252,7 @@ class JobProcessor:
         try:
             claim = await self.claimer.claim(job_id)
         except JobNotFound as exc:
-            return JobOutcome(job_id, "FAILED", str(exc))
+            return JobOutcome(job_id, Outcome.FAILED, str(exc))
         return await self._after_claim(job_id, claim)
 
     async def drain(self, account_key: str) -> DrainSummary:
@@ -130,6 +260,9 @@ class JobProcessor:
         account_id = await self.api.account_id(account_key)
         summary = DrainSummary()
         slots = asyncio.Semaphore(self.settings.concurrency)
+
+        # Jobs given back are for the next invocation, not for this one's next pass.
+        given_back: set[str] = set()
 
         async def run(job: dict[str, Any]) -> JobOutcome:
             try:
@@ -147,6 +280,8 @@ class JobProcessor:
             async for job in self.api.claimable_jobs(
                 account_id, since, lease_cutoff(self.settings.lease_seconds)
             ):
+                if job["id"] in given_back:
+                    continue
                 if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
                     oldest = job["createdAt"]
                 await slots.acquire()
@@ -161,8 +296,10 @@ class JobProcessor:
                 tasks.append(asyncio.create_task(run(job)))
             outcomes = await asyncio.gather(*tasks)
             summary.outcomes.extend(outcomes)
+            given_back.update(o.job_id for o in outcomes if o.status == Outcome.RELEASED)
             # Jobs may have arrived while we worked: list again until a pass finds nothing to do.
-            if summary.stopped_for_time or not any(o.status != "SKIPPED" for o in outcomes):
+            worked = [o for o in outcomes if o.status not in (Outcome.SKIPPED, Outcome.RELEASED)]
+            if summary.stopped_for_time or not worked:
                 return summary
             # What was older than this pass's oldest claimable job was finished or under
             # lease when read; new jobs are created now. So the next pass starts there.
@@ -176,114 +313,117 @@ class JobProcessor:
         if isinstance(claim, ClaimRefused):
             # A job that failed before stays failed for whoever asks again, so that SQS keeps
             # retrying its message and then dead-letters it, as the real stack expects.
-            status = "FAILED" if claim.failed or claim.finished == "FAILED" else "SKIPPED"
+            failed = claim.failed or claim.finished == "FAILED"
             log.info("job %s not processed: %s", job_id, claim.reason)
             return JobOutcome(
-                job_id, status, claim.reason, already_finished=claim.finished is not None
+                job_id,
+                Outcome.FAILED if failed else Outcome.SKIPPED,
+                claim.reason,
+                already_finished=claim.finished is not None,
             )
         started = time.perf_counter()
         with job_log.capture() as lines:
-            outcome = await self._score(claim, lines)
+            outcome = await self._run(claim, lines)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
-    async def _score(self, claim: Claim, lines: list[str]) -> JobOutcome:
-        job = claim.job
+    async def _run(self, claim: Claim, lines: list[str]) -> JobOutcome:
         log.info("job %s claimed (attempt %d)", claim.job_id, claim.attempt)
-        steps: dict[str, float] = {}
+        timings = Timings()
         try:
-            t0 = time.perf_counter()
-            if not job.get("scoreId"):
-                raise JobError(f"scoring job {claim.job_id} has no scoreId")
-            item, score, scorecard = await self.api.job_context(
-                job["itemId"], job["scoreId"], job["scorecardId"]
-            )
-            if item is None:
-                raise JobError(f"item {job['itemId']} not found")
-            if score is None:
-                raise JobError(f"score {job['scoreId']} not found")
-            if scorecard is None:
-                raise JobError(f"scorecard {job['scorecardId']} not found")
-            version_id = score.get("championVersionId")
-            if not version_id:
-                raise JobError(f"score {score['name']!r} ({score['id']}) has no champion version")
-            version, cached = await self.api.version_and_cached_result(
-                version_id, item["id"], score["id"]
-            )
-            if version is None:
-                raise JobError(f"score version {version_id} not found")
-            steps["load"] = time.perf_counter() - t0
-            if cached is not None:
-                return await self._complete_from_cache(claim, cached)
-            from plexus.scores import parse_score_config
+            with timings.step("load"):
+                context = await self._load(claim)
+            if context.cached is not None:
+                return await self._complete_from_cache(claim, context.cached)
+            with timings.step("score"):
+                scored = await self._score(claim, context)
+            lines.extend(scored.lines)
+            from plexus.scores.result import ScoreResult
 
-            config = parse_score_config(
-                version.get("configuration"),
-                source=f"score {score['name']!r} version {version_id}",
-            )
-            t0 = time.perf_counter()
-            score_input = await self._item_text(item, config, job)
-            text = score_input.text
-            steps["content"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            classification, source = await self._classify(config, version_id, score_input)
-            steps["classify"] = time.perf_counter() - t0
+            classification = ScoreResult.from_json(scored.classification)
             log.info(
-                "job %s: %s -> %r (%s)", claim.job_id, score["name"], classification.value, source
+                "job %s: %s -> %r (%s)",
+                claim.job_id,
+                context.score["name"],
+                classification.value,
+                scored.source,
             )
             result_id = score_result_id(claim.job_id)
-            trace = {
-                "scoringJobId": claim.job_id,
-                "scoreResultId": result_id,
-                "attempt": claim.attempt,
-                "item": {
-                    "id": item["id"],
-                    "externalId": item.get("externalId"),
-                    "chars": len(text),
-                },
-                "scorecard": {"id": scorecard["id"], "name": scorecard.get("name")},
-                "score": {"id": score["id"], "name": score["name"], "versionId": version_id},
-                "source": source,
-                "classification": classification.to_json(),
-                "seconds": {k: round(v, 4) for k, v in steps.items()},
-            }
-            t0 = time.perf_counter()
-            attachments = await self._upload(result_id, trace, lines)
-            steps["attachments"] = time.perf_counter() - t0
+            trace = _trace(claim, context, result_id, scored, timings)
+            with timings.step("attachments"):
+                attachments = await self._upload(result_id, trace, lines)
             await self._create_result(
-                claim, item, score, version_id, result_id, classification, source, attachments
+                claim, context, result_id, classification, scored, attachments
             )
             await self._send_response(result_id)
-            cost = classification.cost.total_cost
-            finished = await self.claimer.complete(
-                claim,
-                {
-                    "scoreResultId": result_id,
-                    "cached": False,
-                    "source": source,
-                    "costUsd": str(cost),
-                },
-            )
-            if not finished:
-                return JobOutcome(
-                    claim.job_id, "SKIPPED", "lease lost to another worker", result_id
-                )
-            return JobOutcome(
-                claim.job_id,
-                "COMPLETED",
-                score_result_id=result_id,
-                cost_usd=cost,
-            )
+            return await self._complete(claim, result_id, classification, scored.source)
         except EXPECTED_ERRORS as exc:
+            from plexus.worker.score_pool import OutOfTime
+
+            if isinstance(exc, OutOfTime):
+                return await self._release(claim, str(exc))
             return await self._fail(claim, str(exc), exc)
         except Exception as exc:
             log.exception("job %s: unexpected error", claim.job_id)
             return await self._fail(claim, f"internal error: {type(exc).__name__}: {exc}", exc)
 
+    async def _load(self, claim: Claim) -> JobContext:
+        job = claim.job
+        if not job.get("scoreId"):
+            raise JobError(f"scoring job {claim.job_id} has no scoreId")
+        item, score, scorecard = await self.api.job_context(
+            job["itemId"], job["scoreId"], job["scorecardId"]
+        )
+        if item is None:
+            raise JobError(f"item {job['itemId']} not found")
+        if score is None:
+            raise JobError(f"score {job['scoreId']} not found")
+        if scorecard is None:
+            raise JobError(f"scorecard {job['scorecardId']} not found")
+        version_id = score.get("championVersionId")
+        if not version_id:
+            raise JobError(f"score {score['name']!r} ({score['id']}) has no champion version")
+        version, cached = await self.api.version_and_cached_result(
+            version_id, item["id"], score["id"]
+        )
+        if version is None:
+            raise JobError(f"score version {version_id} not found")
+        return JobContext(item, score, scorecard, version_id, version, cached)
+
+    async def _score(self, claim: Claim, context: JobContext) -> Scored:
+        request = ScoreRequest(
+            job_id=claim.job_id,
+            version_id=context.version_id,
+            configuration=context.version.get("configuration"),
+            source=f"score {context.score['name']!r} version {context.version_id}",
+            item=context.item,
+            job=claim.job,
+            use_store=self.settings.postgres_uri is not None or self._store is not None,
+        )
+        ends_at = None
+        if self._remaining is not None:
+            ends_at = time.monotonic() + self._remaining() - GIVE_BACK_SECONDS
+        return await self.scorer.score(request, _JobHost(self), ends_at=ends_at)
+
+    async def _complete(
+        self, claim: Claim, result_id: str, classification: Classification, source: str
+    ) -> JobOutcome:
+        cost = classification.cost.total_cost
+        finished = await self.claimer.complete(
+            claim,
+            {"scoreResultId": result_id, "cached": False, "source": source, "costUsd": str(cost)},
+        )
+        if not finished:
+            return JobOutcome(
+                claim.job_id, Outcome.SKIPPED, "lease lost to another worker", result_id
+            )
+        return JobOutcome(claim.job_id, Outcome.COMPLETED, score_result_id=result_id, cost_usd=cost)
+
     async def _fail(self, claim: Claim, message: str, exc: Exception) -> JobOutcome:
         message = self._redact(message)
         log.warning("job %s failed: %s", claim.job_id, message)
-        details: dict[str, Any] = {"errorType": type(exc).__name__, "attempt": claim.attempt}
+        kind = getattr(exc, "type_name", type(exc).__name__)
+        details: dict[str, Any] = {"errorType": kind, "attempt": claim.attempt}
         cost = getattr(exc, "cost", None)
         if cost is not None:  # what the model calls before the failure cost (TactusScore)
             details["cost"] = cost.to_json()
@@ -292,16 +432,27 @@ class JobProcessor:
         except ApiError as api_exc:
             # The job stays IN_PROGRESS; its lease expiring brings it back.
             log.error("job %s: could not record the failure: %s", claim.job_id, api_exc)
-        return JobOutcome(claim.job_id, "FAILED", message)
+        return JobOutcome(claim.job_id, Outcome.FAILED, message)
+
+    async def _release(self, claim: Claim, reason: str) -> JobOutcome:
+        """Give the job back before the invocation ends, rather than leave it to its lease."""
+        reason = self._redact(reason)
+        try:
+            status = await self.claimer.release(claim, reason)
+        except ApiError as api_exc:
+            log.error("job %s: could not give it back: %s", claim.job_id, api_exc)
+            return JobOutcome(claim.job_id, Outcome.RELEASED, reason)
+        if status == "FAILED":
+            return JobOutcome(claim.job_id, Outcome.FAILED, reason)
+        log.warning("job %s given back to PENDING: %s", claim.job_id, reason)
+        return JobOutcome(claim.job_id, Outcome.RELEASED, reason)
 
     async def _send_response(self, result_id: str) -> None:
         # Before the job is marked COMPLETED, as the real worker does: a worker that dies in
         # between leaves the job to be retried, and the retry sends the same id again.
-        if self.settings.response_queue_url is None:
+        if self.responses is None:
             return
-        from plexus.clients.queues import send_response
-
-        await send_response(self.settings.region, self.settings.response_queue_url, result_id)
+        await self.responses.send(result_id)
         log.info("score result %s sent to the response queue", result_id)
 
     async def _complete_from_cache(self, claim: Claim, cached: dict[str, Any]) -> JobOutcome:
@@ -313,105 +464,35 @@ class JobProcessor:
         finished = await self.claimer.complete(
             claim, {"scoreResultId": cached["id"], "cached": True, "costUsd": "0"}
         )
-        status = "COMPLETED" if finished else "SKIPPED"
         return JobOutcome(
-            claim.job_id, status, score_result_id=cached["id"], cached=True, cost_usd=Decimal(0)
+            claim.job_id,
+            Outcome.COMPLETED if finished else Outcome.SKIPPED,
+            score_result_id=cached["id"],
+            cached=True,
+            cost_usd=Decimal(0),
         )
-
-    async def _item_text(
-        self, item: dict[str, Any], config: ScoreConfig, job: dict[str, Any]
-    ) -> Any:
-        """What the score reads of the item (plexus/scores/worker_support.py)."""
-        from plexus.worker.score_input import worker_input
-
-        return await worker_input(self.api, config, item, job, self._scoring_run(), self._fetch)
-
-    async def _fetch(self, item: dict[str, Any]) -> str:
-        url = parse_json(item.get("metadata")).get("contentUrl")
-        if not url:
-            raise JobError(f"item {item['id']} has no text and no metadata.contentUrl")
-        from plexus.clients.content import fetch_text
-
-        return await asyncio.to_thread(
-            fetch_text,
-            str(url),
-            max_bytes=self.settings.content_max_bytes,
-            timeout_seconds=self.settings.content_timeout_seconds,
-            allowed_hosts=self.settings.content_allowed_hosts,
-        )
-
-    def _scoring_run(self) -> Any:
-        from plexus.scores.providers import Models
-        from plexus.scores.run import Run, ScoringSettings
-
-        scoring = ScoringSettings.from_settings(self.settings)
-        if self._model_client is None:
-            # The model clients live as long as the processor; close() closes them.
-            self._model_client = Models(scoring)
-        return Run(scoring, self._model_client)
-
-    async def _classify(
-        self, config: ScoreConfig, version_id: str, score_input: Any
-    ) -> tuple[Classification, str]:
-        from plexus.scores import score_item
-        from plexus.scores.result import ScoreResult
-        from plexus.worker.score_input import input_key
-
-        run = self._scoring_run()
-        run.results = getattr(score_input, "dependency_results", {})
-        if not config.uses_model():
-            return await score_item(config, score_input, run), "rules"
-        store = await self._output_store()
-        key = input_key(score_input, run.results)
-        if store is not None:
-            saved = await store.get(version_id, key)
-            if saved is not None:
-                log.info("model output found in the store; no model call")
-                return ScoreResult.from_json(saved), "store"
-        result = await score_item(config, score_input, run)
-        if store is not None:
-            await store.put(version_id, key, result.to_json())
-        return result, "model"
-
-    async def _output_store(self) -> Any:
-        if self.settings.postgres_uri is None:
-            return None
-        async with self._store_lock:
-            if self._store is None:
-                from plexus.clients.model_store import ModelOutputStore
-
-                self._store = await ModelOutputStore(self.settings.postgres_uri.get()).__aenter__()
-        return self._store
 
     async def _upload(self, result_id: str, trace: dict[str, Any], lines: list[str]) -> list[str]:
-        from plexus.clients.attachments import upload_attachments
-
-        bucket = require(
-            self.settings.bucket,
-            "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME",
-            "score results' trace and log go to this bucket",
-        )
         log.info("storing attachments of score result %s", result_id)
-        return await upload_attachments(
-            self.settings.region,
-            bucket,
-            result_id,
-            trace,
-            "\n".join(lines) + "\n",
-            attempt=trace["attempt"],
+        return await self.files.upload(
+            result_id, trace, "\n".join(lines) + "\n", attempt=trace["attempt"]
         )
 
     async def _create_result(
         self,
         claim: Claim,
-        item: dict[str, Any],
-        score: dict[str, Any],
-        version_id: str,
+        context: JobContext,
         result_id: str,
         classification: Classification,
-        source: str,
+        scored: Scored,
         attachments: list[str],
     ) -> None:
+        item, score, version_id, source = (
+            context.item,
+            context.score,
+            context.version_id,
+            scored.source,
+        )
         fields = {
             "id": result_id,
             "value": classification.value,
@@ -450,3 +531,28 @@ class JobProcessor:
         except ConditionFailed:
             # An earlier attempt of this job created it before it died; keep that one.
             log.info("score result %s already exists (earlier attempt)", result_id)
+
+
+def _trace(
+    claim: Claim, context: JobContext, result_id: str, scored: Scored, timings: Timings
+) -> dict[str, Any]:
+    """trace.json: what the job read, how it was answered, and how long each step took."""
+    return {
+        "scoringJobId": claim.job_id,
+        "scoreResultId": result_id,
+        "attempt": claim.attempt,
+        "item": {
+            "id": context.item["id"],
+            "externalId": context.item.get("externalId"),
+            "chars": scored.text_chars,
+        },
+        "scorecard": {"id": context.scorecard["id"], "name": context.scorecard.get("name")},
+        "score": {
+            "id": context.score["id"],
+            "name": context.score["name"],
+            "versionId": context.version_id,
+        },
+        "source": scored.source,
+        "classification": scored.classification,
+        "seconds": dict(timings.seconds),
+    }
