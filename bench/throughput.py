@@ -63,17 +63,27 @@ DRAIN_FIELDS = ("listAccountByKey", "listScoringJobByAccountId")
 # --- the worker process ------------------------------------------------------------------
 
 
-async def drain(account_key: str, concurrency: int, executor: Executor | None = None) -> int:
-    """One JobProcessor.drain of the account; `executor` becomes the loop's default one."""
+async def drain(
+    account_key: str,
+    concurrency: int,
+    executor: Executor | None = None,
+    *,
+    in_process: bool = False,
+) -> int:
+    """One JobProcessor.drain of the account; `executor` becomes the loop's default one.
+    `in_process` scores in this process (no pool, no time limit), so a profiler sees it."""
     from plexus.clients.plexus_api import PlexusApi
     from plexus.core.settings import load_settings
+    from plexus.scores.run import ScoringSettings
     from plexus.worker.processor import JobProcessor
+    from plexus.worker.scoring import InProcessScorer
 
     if executor is not None:
         asyncio.get_running_loop().set_default_executor(executor)
     settings = dataclasses.replace(load_settings(), concurrency=concurrency)
     async with PlexusApi(settings) as api:
-        processor = JobProcessor(settings, api)
+        scorer = InProcessScorer(ScoringSettings.from_settings(settings)) if in_process else None
+        processor = JobProcessor(settings, api, scorer=scorer)
         try:
             summary = await processor.drain(account_key)
         finally:

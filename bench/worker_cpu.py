@@ -257,7 +257,8 @@ def main() -> int:
         executor = ProfilingExecutor()
         main_profile = cProfile.Profile(time.thread_time)
         main_profile.enable()
-        done = asyncio.run(drain("profiled", args.concurrency, executor))
+        # In process: the profiler sees this process only, not the score pool's workers.
+        done = asyncio.run(drain("profiled", args.concurrency, executor, in_process=True))
         main_profile.disable()
         executor.shutdown()
         if done != args.jobs:

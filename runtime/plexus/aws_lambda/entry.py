@@ -32,7 +32,7 @@ from plexus.aws_lambda.events import (
 from plexus.clients.plexus_api import PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import Settings, load_settings, require
-from plexus.worker.processor import DrainSummary, JobOutcome, JobProcessor
+from plexus.worker.processor import DrainSummary, JobOutcome, JobProcessor, Outcome
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "score-processing")
 logger = Logger(service=SERVICE)
@@ -229,7 +229,7 @@ async def _poll_once(
     except EventError as exc:
         # Left in the queue: it is redelivered and then dead-lettered, as the real one is.
         logger.error("request message %s rejected: %s", message.message_id, exc)
-        outcome = JobOutcome(f"message {message.message_id}", "FAILED", str(exc))
+        outcome = JobOutcome(f"message {message.message_id}", Outcome.FAILED, str(exc))
         return {**_summary(DrainSummary([outcome])), "messageDeleted": False, "polled": 1}
     outcome = await processor.process_job_id(job_id)
     deleted = await _finish_message(outcome, settings, request.queue_url, message.receipt_handle)

@@ -97,7 +97,7 @@ class TactusScore(Score):
 
     @classmethod
     def from_config(cls, data: dict[str, Any], source: str) -> TactusScore:
-        from plexus.scores.LangGraphScore import _depends_on
+        from plexus.scores.dependencies import parse_depends_on
 
         try:
             config = TactusConfig.model_validate(data)
@@ -107,7 +107,7 @@ class TactusScore(Score):
             ) from None
         if not config.code.strip():
             raise ScoreConfigError(f"{source}: TactusScore code is empty")
-        return cls(config, _depends_on(data.get("depends_on"), source))
+        return cls(config, parse_depends_on(data.get("depends_on"), source))
 
     def uses_model(self) -> bool:
         # Any line of the Lua may call a model (Classify, Agent, ClassifyProcedure).

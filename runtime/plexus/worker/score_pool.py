@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plexus.core.cost import Cost
 from plexus.core.errors import JobFailure
 from plexus.core.settings import SettingsError
 from plexus.worker.scoring import ConfigCache, Scored, ScoreHost, ScoreRequest, run_score
@@ -62,11 +63,13 @@ class WorkerDied(JobFailure):
 
 
 class RemoteFailure(JobFailure):
-    """An error raised behind the boundary, under its own class's name."""
+    """An error raised behind the boundary, under its own class's name, with what its model
+    calls cost before it (a failed TactusScore procedure's), if anything."""
 
-    def __init__(self, type_name: str, message: str) -> None:
+    def __init__(self, type_name: str, message: str, cost: Cost | None = None) -> None:
         super().__init__(message)
         self.type_name = type_name
+        self.cost = cost
 
 
 def cores() -> int:
@@ -179,6 +182,9 @@ def _serve(sock: socket.socket, inherited: list[socket.socket], scoring: Scoring
         except (JobFailure, SettingsError) as exc:
             name = getattr(exc, "type_name", type(exc).__name__)
             answer = {"error": {"type": name, "message": str(exc), "expected": True}}
+            cost = getattr(exc, "cost", None)
+            if isinstance(cost, Cost):
+                answer["error"]["cost"] = cost.to_json()
         except Exception as exc:
             log.exception("job %s: unexpected error while scoring", request.job_id)
             answer = {"error": {"type": type(exc).__name__, "message": str(exc)}}
@@ -412,7 +418,8 @@ class ScorePool:
             if host_error is not None:
                 raise host_error  # this process's own error, as it was raised here
             if error.get("expected"):
-                raise RemoteFailure(str(error.get("type")), str(error.get("message")))
+                cost = Cost.from_json(error["cost"]) if error.get("cost") else None
+                raise RemoteFailure(str(error.get("type")), str(error.get("message")), cost)
             raise RemoteFailure(
                 str(error.get("type")),
                 f"internal error: {error.get('type')}: {error.get('message')}",
