@@ -160,7 +160,8 @@ class LangGraphScore(Score):
                 f"{where}: node class {shown[:100]} is not supported; "
                 f"supported: {', '.join(SUPPORTED_NODES)}"
             )
-        return node_class(kind)(entry, self.defaults, f"{where} ({kind})")
+        node: BaseNode = node_class(kind)(entry, self.defaults, f"{where} ({kind})")
+        return node
 
     def _check_routes(self, entry: dict[str, Any]) -> None:
         where = f"{self.source}: node {entry['name']!r}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from plexus.core.errors import JobError, ScoreConfigError
 
@@ -53,8 +53,8 @@ def compile_function(code: Any, function_name: str, where: str, node: str) -> Ca
     function = namespace.get(function_name)
     if not callable(function):
         raise ScoreConfigError(f"{where}: code must define a function {function_name}()")
-    function.__plexus_filename__ = filename  # type: ignore[attr-defined]
-    return function
+    function.__plexus_filename__ = filename
+    return cast("Callable[..., Any]", function)
 
 
 def call(function: Callable[..., Any], where: str, *args: Any) -> Any:

@@ -60,7 +60,7 @@ def _expanded_values(node: Any, sizes: dict[int, int], limit: int) -> int:
 def _bounded_constructor() -> type:
     from ruamel.yaml.constructor import SafeConstructor
 
-    class BoundedConstructor(SafeConstructor):  # type: ignore[misc]
+    class BoundedConstructor(SafeConstructor):
         def get_single_data(self) -> Any:
             node = self.composer.get_single_node()
             if node is None:

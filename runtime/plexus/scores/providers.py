@@ -227,7 +227,7 @@ class Models:
                 )
             completion = await client.chat.completions.create(
                 model=name,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 **kwargs,
             )
         except openai.APITimeoutError:

@@ -53,10 +53,11 @@ class DeepgramInputSource(InputSource):
             raise ScoreConfigError(f"{self.where}: time_range_duration must be a number > 0")
 
     def in_range(self, start: Any) -> bool:
-        start = float(start or 0)
+        at = float(start or 0)
+        begin = float(self.start)
         if self.duration is None:
-            return start >= self.start
-        return self.start <= start < self.start + self.duration
+            return at >= begin
+        return begin <= at < begin + float(self.duration)
 
     def format_transcript(self, result: dict[str, Any]) -> str:
         alternative = result["results"]["channels"][0]["alternatives"][0]

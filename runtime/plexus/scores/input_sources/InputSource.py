@@ -84,4 +84,4 @@ def _get_object(region: str | None, bucket: str, key: str, where: str) -> bytes:
         raise ContentError(
             f"{where}: s3://{bucket}/{key} is larger than {MAX_ATTACHMENT_BYTES} bytes"
         )
-    return data
+    return bytes(data)
