@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plexus.core.errors import ModelReplyError, ScoreConfigError
-from plexus.scores.config import pydantic_reasons
 from plexus.scores.nodes.BaseNode import NodeRecord
 from plexus.scores.providers import ModelChoice
 from plexus.scores.result import ScoreResult
 from plexus.scores.Score import Score
+from plexus.scores.validation import pydantic_reasons
 
 if TYPE_CHECKING:
     from plexus.scores.run import Run

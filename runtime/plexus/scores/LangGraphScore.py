@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from plexus.core.cost import Cost
 from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores.dependencies import parse_depends_on as _depends_on
+from plexus.scores.graph_state import GraphState
 from plexus.scores.nodes import REFUSED_NODES, SUPPORTED_NODES, node_class
 from plexus.scores.nodes.BaseNode import NodeRecord, mapping
 from plexus.scores.result import ScoreResult
@@ -79,25 +80,6 @@ SCORE_DEFAULTS = {
     "single_line_messages": False,
 }
 OPERATORS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
-
-
-class GraphState(dict):  # type: ignore[type-arg]
-    """The state nodes share: a dict whose fields also read as attributes, with
-    `model_dump()` as Plexus's pydantic state has (LogicalNode code calls it)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def model_dump(self) -> dict[str, Any]:
-        return dict(self)
-
-    dict = model_dump
 
 
 class LangGraphScore(Score):

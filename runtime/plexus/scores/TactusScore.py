@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from plexus.core.cost import Cost
 from plexus.core.errors import JobFailure, ScoreConfigError
-from plexus.scores.config import pydantic_reasons
 from plexus.scores.result import ScoreResult
 from plexus.scores.Score import Score
+from plexus.scores.validation import pydantic_reasons
 
 if TYPE_CHECKING:
     from plexus.scores.run import Run, ScoringSettings

@@ -17,11 +17,11 @@ imported on the empty poll's path (this module itself imports nothing heavy).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import JobError, JobFailure
 from plexus.scores.config import parse_score_config
+from plexus.scores.item import item_metadata
 
 if TYPE_CHECKING:
     from plexus.scores.result import ScoreResult
@@ -33,16 +33,6 @@ __all__ = ["DependencyNotMet", "item_input", "parse_score_config", "score_item"]
 
 class DependencyNotMet(JobFailure):
     """A `depends_on` condition does not hold: the score is not scored for this item."""
-
-
-def item_metadata(item: dict[str, Any]) -> dict[str, Any]:
-    metadata = item.get("metadata")
-    if isinstance(metadata, str):
-        try:
-            metadata = json.loads(metadata)
-        except json.JSONDecodeError:
-            metadata = {}
-    return dict(metadata) if isinstance(metadata, dict) else {}
 
 
 async def item_input(score: Score, item: dict[str, Any], run: Run, text: str | None = None) -> Any:

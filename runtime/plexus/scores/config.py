@@ -166,11 +166,3 @@ def _score_of_class(data: Any, source: str) -> Any:
         f"{source}: score class {shown[:100]} is not supported; "
         f"this worker runs {', '.join(SUPPORTED_SCORES)}"
     )
-
-
-def pydantic_reasons(exc: Any, skip: int = 0) -> str:
-    """A pydantic ValidationError as `field: message; ...`."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'][skip:]) or 'configuration'}: {err['msg']}"
-        for err in exc.errors()
-    )

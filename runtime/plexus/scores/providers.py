@@ -22,7 +22,7 @@ from typing import Any
 
 from plexus.core.errors import JobError, ModelCallError, ScoreConfigError
 from plexus.core.settings import SettingsError
-from plexus.scores.run import ScoringSettings
+from plexus.scores.scoring_settings import ScoringSettings
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ class InputSource:
         raise NotImplementedError
 
     def metadata(self, item: dict[str, Any], key: str) -> dict[str, Any]:
-        from plexus.scores import item_metadata
+        from plexus.scores.item import item_metadata
 
         metadata = item_metadata(item)
         metadata.update(input_source=self.kind, attachment_key=key)

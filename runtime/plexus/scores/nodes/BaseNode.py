@@ -20,7 +20,7 @@ from plexus.scores.providers import (
 from plexus.scores.templates import Prompt
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 # Options every node may carry that only steer the graph (read by LangGraphScore).

@@ -15,7 +15,7 @@ from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 # SlicingOutputParser.FUZZY_MATCH_SCORE_CUTOFF in Plexus.

@@ -15,7 +15,7 @@ from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 SCORERS = ("ratio", "partial_ratio", "token_sort_ratio", "token_set_ratio", "WRatio", "QRatio")

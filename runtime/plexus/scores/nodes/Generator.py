@@ -13,7 +13,7 @@ from plexus.core.errors import ModelReplyError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 

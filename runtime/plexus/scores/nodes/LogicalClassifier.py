@@ -16,7 +16,7 @@ from plexus.scores.code import call, compile_function
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 

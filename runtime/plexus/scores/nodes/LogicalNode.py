@@ -21,7 +21,7 @@ from plexus.scores.nodes.LogicalClassifier import merged_metadata
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 

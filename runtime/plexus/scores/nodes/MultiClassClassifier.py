@@ -18,7 +18,7 @@ from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
 
 if TYPE_CHECKING:
-    from plexus.scores.LangGraphScore import GraphState
+    from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
 
 
