@@ -76,14 +76,18 @@ async def drain(
     from plexus.core.settings import load_settings
     from plexus.scores.run import ScoringSettings
     from plexus.worker.processor import JobProcessor
-    from plexus.worker.scoring import InProcessScorer
 
     if executor is not None:
         asyncio.get_running_loop().set_default_executor(executor)
     settings = dataclasses.replace(load_settings(), concurrency=concurrency)
     async with PlexusApi(settings) as api:
-        scorer = InProcessScorer(ScoringSettings.from_settings(settings)) if in_process else None
-        processor = JobProcessor(settings, api, scorer=scorer)
+        if in_process:
+            from plexus.worker.scoring import InProcessScorer
+
+            scorer = InProcessScorer(ScoringSettings.from_settings(settings))
+            processor = JobProcessor(settings, api, scorer=scorer)
+        else:  # also a checkout from before the pool, whose JobProcessor takes no scorer
+            processor = JobProcessor(settings, api)
         try:
             summary = await processor.drain(account_key)
         finally:

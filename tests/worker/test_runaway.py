@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,36 @@ def test_runaway_job_fails_alone_without_dev_shm(case, worker_env, account, api)
         f"({failed['errorMessage'][:120]}); {len(ordinary)} others COMPLETED; "
         f"drain {report['seconds']:.2f}s; shm {report['shm']}"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["catastrophic regex", "LogicalClassifier loop"])
+def test_cli_score_stops_a_runaway_without_dev_shm(case, tmp_path: Path):
+    """`plexus-lambda score` holds the same limit: one `error:` line, exit status 1."""
+    configuration, text, says = RUNAWAYS[case]
+    config = tmp_path / "score.yaml"
+    config.write_text(configuration)
+    started = time.monotonic()
+    done = subprocess.run(
+        _namespaced(
+            [sys.executable, "-m", "plexus.tooling.cli", "score", str(config), "--text", text]
+        ),
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PLEXUS_SCORE_TIMEOUT_SECONDS": str(LIMIT_SECONDS),
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seconds = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    for words in says:
+        assert words in errors[0], errors[0]
+    assert done.stdout == ""
+    assert LIMIT_SECONDS <= seconds < LIMIT_SECONDS + 20, seconds

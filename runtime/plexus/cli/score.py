@@ -7,6 +7,10 @@ cost. Progress goes to stderr. What a score author uses to try an edit before sa
 
 CONFIG is a score's YAML, or a scorecard's (`scores:` or `sections:`), then `--score NAME`
 picks the score and the scores it depends on run first.
+
+The score runs in a forked process killed past PLEXUS_SCORE_TIMEOUT_SECONDS, as the
+worker's jobs do (plexus/worker/score_pool.py): a runaway regex or template loop ends with
+one `error:` line naming the limit and the node, not a hung terminal.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import sys
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +90,7 @@ def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict
     }
 
 
-async def _score(args: argparse.Namespace) -> dict[str, Any]:
+async def _score(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
     from plexus.clients.content import fetch_text
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run, ScoringSettings
@@ -125,7 +133,7 @@ async def _score(args: argparse.Namespace) -> dict[str, Any]:
                 timeout_seconds=settings.content_timeout_seconds,
                 allowed_hosts=settings.content_allowed_hosts,
             )
-    run = Run.create(settings, progress=lambda line: print(line, file=sys.stderr))
+    run = Run.create(settings, progress=progress)
     try:
         results = await score_with_dependencies(scores, name, item, run)
     finally:
@@ -134,18 +142,89 @@ async def _score(args: argparse.Namespace) -> dict[str, Any]:
     return _report(name, result, results)
 
 
-def run(args: argparse.Namespace) -> int:
+class _Failed(Exception):
+    """The score's process answered with an error line."""
+
+
+def _child(args: argparse.Namespace, conn: Connection) -> None:
+    """The forked process: run the score, send progress and the answer as JSON frames (not
+    pickle: the parent runs nothing the score's process sends)."""
     from plexus.cli.errors import one_line
     from plexus.core.errors import JobFailure
     from plexus.core.settings import SettingsError
 
+    def send(message: dict[str, Any]) -> None:
+        conn.send_bytes(json.dumps(message, default=str).encode())
+
     try:
-        report = asyncio.run(_score(args))
+        send({"done": asyncio.run(_score(args, lambda line: send({"progress": line})))})
     except (JobFailure, SettingsError, ValueError, OSError) as exc:
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
-        return 1
+        send({"error": one_line(str(exc))})
     except Exception as exc:  # a bug, still one line: the traceback helps no score author
-        print(f"error: internal error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
-        return 1
+        send({"error": f"internal error: {type(exc).__name__}: {one_line(str(exc))}"})
+    finally:
+        conn.close()
+
+
+def _score_within(args: argparse.Namespace, limit_seconds: float) -> dict[str, Any]:
+    """The score in a forked process, killed past `limit_seconds`."""
+    from plexus.worker.score_pool import ScoreTimeout, WorkerDied, node_started
+
+    # Fork and a pipe only, as the worker's pool: no semaphore, so no /dev/shm needed.
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(args, theirs), daemon=True, name="score")
+    child.start()
+    theirs.close()
+    deadline = time.monotonic() + limit_seconds
+    nodes: list[str] = []
+    try:
+        while True:
+            if not ours.poll(max(0.0, deadline - time.monotonic())):
+                where = f" (in node {nodes[-1]!r})" if nodes else ""
+                raise ScoreTimeout(
+                    f"the score did not finish within PLEXUS_SCORE_TIMEOUT_SECONDS="
+                    f"{limit_seconds:g}s{where}; its process was stopped"
+                )
+            try:
+                message = json.loads(ours.recv_bytes())
+            except EOFError:
+                child.join(1)
+                raise WorkerDied(
+                    f"the score's process ended while scoring (exit status {child.exitcode})"
+                ) from None
+            if "progress" in message:
+                line = str(message["progress"])
+                print(line, file=sys.stderr, flush=True)
+                if (node := node_started(line)) is not None:
+                    nodes.append(node)
+            elif "done" in message:
+                return dict(message["done"])
+            else:
+                raise _Failed(str(message.get("error")))
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        ours.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from plexus.cli.errors import FAILURE, one_line
+    from plexus.core.errors import JobFailure
+    from plexus.core.settings import SettingsError, read_settings
+
+    try:
+        limit = read_settings(["score_timeout_seconds"])["score_timeout_seconds"]
+        report = _score_within(args, limit)
+    except _Failed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return FAILURE
+    except (JobFailure, SettingsError) as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
     print(json.dumps(report, indent=2, default=str))
     return 0

@@ -80,6 +80,13 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def node_started(line: str) -> str | None:
+    """The node a progress line starts ("node NAME (Kind)"; "node NAME: ..." ends one)."""
+    if line.startswith("node ") and line.endswith(")") and ": " not in line:
+        return line[5 : line.rfind(" (")]
+    return None
+
+
 def _encode(message: dict[str, Any]) -> bytes:
     body = json.dumps(message, default=str).encode()
     return _HEADER.pack(len(body)) + body
@@ -394,10 +401,8 @@ class ScorePool:
         while True:
             message = await worker.recv()
             if "progress" in message:
-                line = str(message["progress"])
-                # "node NAME (Kind)" starts a node; "node NAME: ..." ends it.
-                if line.endswith(")") and ": " not in line:
-                    node.append(line[5 : line.rfind(" (")])
+                if (started := node_started(str(message["progress"]))) is not None:
+                    node.append(started)
                 continue
             if "call" in message:
                 name = str(message["call"])
