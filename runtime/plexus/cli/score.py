@@ -168,7 +168,7 @@ def _child(args: argparse.Namespace, conn: Connection) -> None:
 
 def _score_within(args: argparse.Namespace, limit_seconds: float) -> dict[str, Any]:
     """The score in a forked process, killed past `limit_seconds`."""
-    from plexus.worker.score_pool import ScoreTimeout, WorkerDied, node_started
+    from plexus.worker.score_pool import WorkerDied, node_started, overran
 
     # Fork and a pipe only, as the worker's pool: no semaphore, so no /dev/shm needed.
     context = multiprocessing.get_context("fork")
@@ -181,11 +181,7 @@ def _score_within(args: argparse.Namespace, limit_seconds: float) -> dict[str, A
     try:
         while True:
             if not ours.poll(max(0.0, deadline - time.monotonic())):
-                where = f" (in node {nodes[-1]!r})" if nodes else ""
-                raise ScoreTimeout(
-                    f"the score did not finish within PLEXUS_SCORE_TIMEOUT_SECONDS="
-                    f"{limit_seconds:g}s{where}; its process was stopped"
-                )
+                raise overran(limit_seconds, nodes[-1] if nodes else None)
             try:
                 message = json.loads(ours.recv_bytes())
             except EOFError:
@@ -220,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     except _Failed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return FAILURE
-    except (JobFailure, SettingsError) as exc:
+    except (JobFailure, SettingsError, OSError) as exc:  # OSError: the fork or the pipe
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return FAILURE
     except KeyboardInterrupt:

@@ -54,6 +54,15 @@ class ScoreTimeout(JobFailure):
     """The job's scoring outlived its time limit; its worker process was killed."""
 
 
+def overran(limit_seconds: float, node: str | None) -> ScoreTimeout:
+    """A score past PLEXUS_SCORE_TIMEOUT_SECONDS, in the words the job and the CLI give."""
+    where = f" (in node {node!r})" if node else ""
+    return ScoreTimeout(
+        f"the score did not finish within PLEXUS_SCORE_TIMEOUT_SECONDS={limit_seconds:g}s"
+        f"{where}; its worker process was stopped"
+    )
+
+
 class OutOfTime(JobFailure):
     """The invocation ends before the job's scoring could finish."""
 
@@ -376,10 +385,7 @@ class ScorePool:
                     f"the invocation ends before the score could finish{where}: "
                     f"{time.monotonic() - started:.1f}s in"
                 ) from None
-            raise ScoreTimeout(
-                f"the score did not finish within PLEXUS_SCORE_TIMEOUT_SECONDS="
-                f"{self.limit_seconds:g}s{where}; its worker process was stopped"
-            ) from None
+            raise overran(self.limit_seconds, node[-1] if node else None) from None
         except EOFError:
             self._discard(worker)
             raise WorkerDied(
