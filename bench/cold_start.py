@@ -146,7 +146,7 @@ def read_only_copies(root: Path) -> tuple[Path, Path]:
     plain, compiled = root / "plain", root / "compiled"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(sysconfig.get_paths()["purelib"], plain, ignore=ignore, symlinks=True)
-    shutil.copytree(ROOT / "runtime" / "plexus", plain / "plexus", ignore=ignore)
+    shutil.copytree(ROOT / "plexus", plain / "plexus", ignore=ignore)
     # Hard links: the sources are the same bytes; compileall adds __pycache__ beside them.
     subprocess.run(["cp", "-al", str(plain), str(compiled)], check=True)
     subprocess.run(

@@ -52,7 +52,7 @@ in
         (root + "/nix")
         (root + "/.github") # tests/tooling/test_push_workflow.py lints the workflow
         (withoutBytecode (root + "/plexus"))
-        (withoutBytecode (root + "/runtime"))
+        (withoutBytecode (root + "/tooling"))
         (withoutBytecode (root + "/local_api"))
         (withoutBytecode (root + "/tests"))
         (withoutBytecode (root + "/lambda_functions"))

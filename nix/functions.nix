@@ -1,6 +1,6 @@
 # The Lambda functions: one per `lambda_functions/<folder>/handler.py`, found by reading the
 # folder, so adding a function is adding a folder. The image name is the folder with `_`
-# turned into `-` (plexus/tooling/naming.py `image_name`; tests/nix holds the two together).
+# turned into `-` (tooling/plexus/tooling/naming.py `image_name`; tests/nix holds the two together).
 #
 # Builtins only, no nixpkgs: the tests evaluate this file with a plain `nix-instantiate`.
 { root }:

@@ -14,7 +14,7 @@
   functions,
 }:
 let
-  # ECR repositories (plexus/tooling/naming.py `repository_name`); the archives' tag is the
+  # ECR repositories (tooling/plexus/tooling/naming.py `repository_name`); the archives' tag is the
   # Nix output hash, the content tag the push tool uses.
   repository = image: "plexus/lambda-${image}";
 

@@ -44,13 +44,15 @@ let
     });
 
     # The workspace's own distributions, each from only what its wheel build reads (hatchling
-    # wants the README for the metadata), so that editing tests, docs or another member does
-    # not rebuild the image's environment.
-    plexus = fromFiles prev.plexus (root + "/runtime") [ (root + "/runtime/plexus") ];
+    # wants the README a project names for its metadata; the root `plexus` names none), so
+    # that editing tests, docs or another member does not rebuild the image's environment.
+    plexus = fromFiles prev.plexus root [ (root + "/plexus") ];
     plexus-local-api = fromFiles prev.plexus-local-api (root + "/local_api") [
       (root + "/local_api/plexus")
     ];
-    plexus-lambda = fromFiles prev.plexus-lambda root [ (root + "/plexus/tooling") ];
+    plexus-lambda = fromFiles prev.plexus-lambda (root + "/tooling") [
+      (root + "/tooling/plexus")
+    ];
   };
 
   fromFiles =
@@ -59,16 +61,19 @@ let
       src = lib.fileset.toSource {
         root = dir;
         fileset = lib.fileset.unions (
-          [
-            (dir + "/pyproject.toml")
-            (dir + "/README.md")
-          ]
+          metadataFiles dir
           ++ map (
             source: lib.fileset.difference source (lib.fileset.fileFilter (file: file.hasExt "pyc") source)
           ) sources
         );
       };
     });
+
+  # What hatchling reads for a project's metadata: its pyproject.toml and the readme it names.
+  metadataFiles =
+    dir:
+    [ (dir + "/pyproject.toml") ]
+    ++ lib.optional ((lib.importTOML (dir + "/pyproject.toml")).project ? readme) (dir + "/README.md");
 
   # Bytecode. Lambda's file system is read-only, so a module without a valid .pyc is compiled
   # again at every cold start. pyproject.nix's configure hook sets UV_COMPILE_BYTECODE=1, so
@@ -91,6 +96,6 @@ let
     );
 in
 {
-  inherit pycInvalidationMode;
+  inherit pycInvalidationMode metadataFiles;
   overlay = lib.composeExtensions fixes bytecode;
 }

@@ -34,10 +34,7 @@ let
     final.${name}.overrideAttrs (old: {
       src = lib.fileset.toSource {
         root = dir;
-        fileset = lib.fileset.unions [
-          (dir + "/pyproject.toml")
-          (dir + "/README.md")
-        ];
+        fileset = lib.fileset.unions (overrides.metadataFiles dir);
       };
       # hatchling builds editables with the `editables` package (what its
       # get_requires_for_build_editable adds, PEP 660); under Nix it must be declared.
@@ -47,9 +44,9 @@ let
     lib.composeManyExtensions [
       (workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; })
       (final: prev: {
-        plexus = editable prev "plexus" (root + "/runtime");
+        plexus = editable prev "plexus" root;
         plexus-local-api = editable prev "plexus-local-api" (root + "/local_api");
-        plexus-lambda = editable prev "plexus-lambda" root;
+        plexus-lambda = editable prev "plexus-lambda" (root + "/tooling");
       })
     ]
   );
@@ -58,7 +55,7 @@ in
   inherit python pythonSet editableSet;
   inherit (overrides) pycInvalidationMode;
 
-  # What the images ship: the `plexus` distribution (runtime/: the worker and the engine) and
+  # What the images ship: the `plexus` distribution (plexus/: the worker and the engine) and
   # its dependencies; not the tooling (`plexus-lambda`), the local API or any group.
   env = pythonSet.mkVirtualEnv "plexus-env" { plexus = [ ]; };
 

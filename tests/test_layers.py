@@ -20,7 +20,7 @@ def test_import_contracts_hold() -> None:
 def test_a_broken_contract_is_reported(tmp_path: Path) -> None:
     """The contracts see the namespace package's portions: a worker import in the engine breaks one."""
     config = (REPO / "pyproject.toml").read_text()
-    probe = REPO / "runtime" / "plexus" / "scores" / "_layer_probe.py"
+    probe = REPO / "plexus" / "scores" / "_layer_probe.py"
     probe.write_text("import plexus.worker.processor\n")
     try:
         (tmp_path / "pyproject.toml").write_text(config)

@@ -88,7 +88,7 @@ def interpreter_name(drvs: Derivations, venv: str) -> str:
 
 
 def runtime_closure() -> set[str]:
-    """The `plexus` distribution (runtime/) and what it needs, as uv.lock resolves it: what an
+    """The `plexus` distribution (plexus/) and what it needs, as uv.lock resolves it: what an
     image's environment may hold. Markers are ignored, and a name locked at several versions
     (forks for other Pythons) counts with all of them, so this is an upper bound."""
     lock: dict[str, list[dict[str, Any]]] = {}

@@ -107,7 +107,7 @@ def test_readme_configuration_table_is_the_declarations():
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert markdown_table() in readme, (
-        "README's configuration table differs from runtime/plexus/core/settings.py; "
+        "README's configuration table differs from plexus/core/settings.py; "
         "put this one in its place:\n" + markdown_table()
     )
 
