@@ -27,6 +27,13 @@ BUCKET = "scoreresultattachments-test"
 HANDLER_DIR = Path(__file__).resolve().parents[1] / "lambda_functions" / "score_processing"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first, each group in its collected order: pytest-xdist hands
+    tests out in this order, so the long ones start early on both workers rather than one
+    of them running the last long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Any]:
     # A process of its own, so that the push tests' in-process mock_aws cannot wipe it.

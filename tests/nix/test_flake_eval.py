@@ -41,6 +41,7 @@ PYTHON_311_LINUX = {
 }
 
 
+@pytest.mark.slow
 def test_every_flake_output_evaluates(flake_eval: Evaluation) -> None:
     if flake_eval.returncode != 0 or flake_eval.failures:
         pytest.fail(flake_eval.report(), pytrace=False)

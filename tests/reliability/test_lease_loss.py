@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from plexus.clients.plexus_api import PlexusApi
 from plexus.core.settings import Settings
 from plexus.worker.processor import JobOutcome, JobProcessor, score_result_id
@@ -65,6 +67,7 @@ async def until(condition: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_slow_worker_that_lost_its_lease_does_not_overwrite_the_result(
     settings, account, api, openai, s3
 ):

@@ -32,6 +32,7 @@ def assert_scored_once(api: Any, job_ids: list[str]) -> None:
         assert api.get("ScoringJob", job_id)["status"] == "COMPLETED"
 
 
+@pytest.mark.slow
 def test_malformed_bodies_fail_alone(function, account, api):
     score_id = account.score("Greeting words", KEYWORD_YAML)
     good = [account.job(score_id, text="hello") for _ in range(3)]

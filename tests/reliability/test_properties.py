@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -254,6 +255,7 @@ def test_classifier_parser_finds_the_class_whatever_case_and_punctuation(cls, fr
     assert parse_classification(f"I thought about it.\n{text}", classes) == cls
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(yaml_documents)
 @example("class: LLMClassifier\nmodel: 2023-02-29")  # a date that does not exist

@@ -42,6 +42,7 @@ def assert_one_result_each(api: Any, job_ids: list[str]) -> None:
         assert json.loads(job["metadata"])["scoreResultId"] == score_result_id(job_id)
 
 
+@pytest.mark.slow
 def test_duplicates_in_one_batch_and_in_a_later_one(function, account, api, openai):
     score_id = account.score("Greeting", LLM_YAML)
     texts = [f"Agent: good morning, caller {i}" for i in range(3)]
@@ -62,6 +63,7 @@ def test_duplicates_in_one_batch_and_in_a_later_one(function, account, api, open
     assert model_calls_per_text(openai) == Counter(texts)
 
 
+@pytest.mark.slow
 def test_same_batch_to_two_functions_at_once(worker_env, account, api, openai, tmp_path: Path):
     score_id = account.score("Greeting", LLM_YAML)
     texts = [f"Agent: hello there, caller {i}" for i in range(6)]

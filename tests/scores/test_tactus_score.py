@@ -378,6 +378,11 @@ def test_each_score_runs_on_its_own_default_model(scoring, openai):
 
 
 def test_concurrent_jobs_with_different_models_after_dspy_was_configured_elsewhere(scoring, openai):
+    from plexus.scores import tactus_runtime
+
+    # As the worker does before any import of dspy: litellm's price table from the package,
+    # not fetched from GitHub (this test may be the first in its process to import dspy).
+    tactus_runtime.prepare_environment()
     import dspy
 
     from plexus.scores import score_item

@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_dev_command_scores_the_seeded_jobs():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PLEXUS_", "OPENAI_"))}
     proc = subprocess.run(

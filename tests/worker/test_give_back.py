@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from plexus.clients.plexus_api import PlexusApi
 from plexus.worker.processor import GIVE_BACK_SECONDS, JobProcessor
 
@@ -48,6 +50,7 @@ def drain_with_clock(settings: Any, account_key: str, seconds_left: float) -> An
     return asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_job_the_invocation_cannot_finish_goes_back_to_pending(settings, account, api):
     # A generous score limit: the invocation's end comes first.
     settings = dataclasses.replace(settings, score_timeout_seconds=120, min_remaining_seconds=1)

@@ -20,6 +20,7 @@ def worker_env(worker_env: dict[str, str]) -> dict[str, str]:
     return {**worker_env, "PLEXUS_SQS_FAILURE_MODE": "report"}
 
 
+@pytest.mark.slow
 def test_drain_single_job_and_sqs_through_awslambdaric(function, account, api, openai):
     words = account.score("Greeting words", KEYWORD_YAML)
     llm = account.score("Greeting", LLM_YAML)

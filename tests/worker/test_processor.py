@@ -212,6 +212,7 @@ def test_postgres_store_saves_the_model_call_across_a_crash(
     assert json.loads(api.get("ScoringJob", job_id)["metadata"])["attempts"] == 2
 
 
+@pytest.mark.slow
 def test_two_processors_racing_score_each_job_exactly_once(settings, account, api, openai):
     score_id = account.score("Greeting", LLM_YAML)
     jobs = [account.job(score_id, text=f"transcript {i}") for i in range(50)]

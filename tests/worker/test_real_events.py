@@ -68,6 +68,7 @@ def real_stack(worker_env: dict[str, str], queues: dict[str, str], tmp_path: Pat
         yield fn
 
 
+@pytest.mark.slow
 def test_sqs_failure_raises_under_the_real_stack_setting(real_stack, account, api, sqs, queues):
     words = account.score("Greeting words", KEYWORD_YAML)
     good = account.job(words, text="hello")
