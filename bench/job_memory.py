@@ -12,6 +12,7 @@ the process count at the peak, and the cost of one more job in flight:
 (peak at N - peak at 1) / (N - 1).
 
     uv run python bench/job_memory.py [--scores langgraph,tactus] [--concurrency 1,4,8,16]
+        [--rounds 2] [--latency 3] [--quick]
 
 Run it on a quiet machine: the figures are memory, not time, but a loaded machine delays the
 samples (a short peak can be missed).
@@ -113,7 +114,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="jobs per case / concurrency")
     parser.add_argument("--latency", type=float, default=3.0, help="the model's, seconds")
     parser.add_argument("--interval", type=float, default=0.05, help="sampling, seconds")
+    parser.add_argument("--quick", action="store_true", help="keyword, 1 and 2 jobs: a run check")
     args = parser.parse_args()
+    if args.quick:
+        args.scores, args.concurrency, args.rounds, args.latency = "keyword", "1,2", 1, 0.2
     levels = [int(c) for c in args.concurrency.split(",")]
     print(
         f"{machine()}; {args.rounds} x N jobs a case, model {args.latency} s; "
