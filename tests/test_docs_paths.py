@@ -1,6 +1,7 @@
 """The paths README.md and docs/*.md name are this repository's, and they exist: a move
 (issue 23's layout) cannot leave a page pointing at a file that is gone, and no page gives a
-path of one machine (/work/..., /root/..., /tmp/...) as if it were the reader's."""
+path of one machine (/work/..., /root/..., /tmp/...) as if it were the reader's, nor a
+command that puts a key on its command line."""
 
 from __future__ import annotations
 
@@ -142,3 +143,32 @@ def test_the_checks_catch_a_stale_and_a_machine_path() -> None:
     ]
     assert MACHINE_PATH.findall(page) == ["/work/scratch/x"]
     assert not MACHINE_PATH.search("HOME and MPLCONFIGDIR under `/tmp`, Lambda's")
+
+
+def _secret_names() -> list[str]:
+    from plexus.core.settings import SETTINGS
+
+    return [
+        name
+        for f in SETTINGS
+        if f.metadata["secret"]
+        for name in (f.metadata["env"], *f.metadata["aliases"])
+    ]
+
+
+@pytest.mark.parametrize("page", _all_pages())
+def test_no_command_puts_a_secret_on_its_command_line(page: str) -> None:
+    """The README's rule for keys: a command line is visible to every user of the machine, so
+    no command a page gives sets a secret setting there (`--env PLEXUS_API_KEY=…`,
+    `PLEXUS_API_KEY=… cmd`); the environment carries it."""
+    secret = re.compile(rf"\b(?:{'|'.join(map(re.escape, _secret_names()))})=\S")
+    blocks = FENCED.findall((REPO / page).read_text())
+    found = [line.strip() for block in blocks for line in block.splitlines() if secret.search(line)]
+    assert not found, f"{page} puts a secret on a command line: {found}"
+
+
+def test_the_secret_check_catches_the_old_invoke_example() -> None:
+    secret = re.compile(rf"\b(?:{'|'.join(map(re.escape, _secret_names()))})=\S")
+    assert "PLEXUS_API_KEY" in _secret_names() and "OPENAI_API_KEY" in _secret_names()
+    assert secret.search("    --env PLEXUS_API_URL=https://…/graphql --env PLEXUS_API_KEY=…")
+    assert not secret.search("export PLEXUS_API_URL=https://…/graphql")
