@@ -6,11 +6,14 @@ prints the result as JSON on stdout: value, explanation, each node's route, toke
 cost. Progress goes to stderr. What a score author uses to try an edit before saving it.
 
 CONFIG is a score's YAML, or a scorecard's (`scores:` or `sections:`), then `--score NAME`
-picks the score and the scores it depends on run first.
+picks the score and the scores it depends on run first. `--item-json -` and `--text-file -`
+read stdin.
 
 The score runs in a forked process killed past PLEXUS_SCORE_TIMEOUT_SECONDS, as the
 worker's jobs do (plexus/worker/score_pool.py): a runaway regex or template loop ends with
-one `error:` line naming the limit and the node, not a hung terminal.
+one `error:` line naming the limit and the node, not a hung terminal. The item is read here,
+before the fork, and handed to that process: the forked process's stdin is not the user's
+pipe (multiprocessing points it at /dev/null).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="a score's YAML, or a scorecard's")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the text to score")
-    source.add_argument("--text-file", type=Path, help="a file holding the text to score")
+    source.add_argument(
+        "--text-file", type=Path, help='a file holding the text to score ("-" for stdin)'
+    )
     source.add_argument(
         "--item-json",
         type=Path,
@@ -41,12 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", help="which score of a scorecard file to run")
 
 
-def _item(args: argparse.Namespace) -> dict[str, Any]:
+def _read(path: Path) -> str:
+    """A file's text, or stdin's for `-`."""
+    return sys.stdin.read() if str(path) == "-" else path.read_text()
+
+
+def _read_item(args: argparse.Namespace) -> dict[str, Any]:
+    """The item to score, from the command line: read in the parent process, before the
+    fork, since only the parent's stdin is the user's."""
     if args.item_json is not None:
-        raw = sys.stdin.read() if str(args.item_json) == "-" else args.item_json.read_text()
-        item = _json_object(raw, "--item-json")
+        item = _json_object(_read(args.item_json), "--item-json")
     elif args.text_file is not None:
-        item = {"text": args.text_file.read_text()}
+        item = {"text": _read(args.text_file)}
     else:
         item = {"text": args.text}
     if isinstance(item.get("metadata"), str):
@@ -90,7 +101,9 @@ def _report(name: str | None, result: Any, dependencies: dict[str, Any]) -> dict
     }
 
 
-async def _score(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
+async def _score(
+    args: argparse.Namespace, item: dict[str, Any], progress: Callable[[str], None]
+) -> dict[str, Any]:
     from plexus.clients.content import fetch_text
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run, ScoringSettings
@@ -117,7 +130,6 @@ async def _score(args: argparse.Namespace, progress: Callable[[str], None]) -> d
         if args.score not in scores:
             raise ValueError(f"{source} has no score {args.score!r}; it has {', '.join(scores)}")
         name = args.score
-    item = _item(args)
     settings = ScoringSettings.from_env()
     if not item.get("text") and scores[name].input_source() is None:
         url = (
@@ -146,7 +158,7 @@ class _Failed(Exception):
     """The score's process answered with an error line."""
 
 
-def _child(args: argparse.Namespace, conn: Connection) -> None:
+def _child(args: argparse.Namespace, item: dict[str, Any], conn: Connection) -> None:
     """The forked process: run the score, send progress and the answer as JSON frames (not
     pickle: the parent runs nothing the score's process sends)."""
     from plexus.cli.errors import one_line
@@ -157,7 +169,7 @@ def _child(args: argparse.Namespace, conn: Connection) -> None:
         conn.send_bytes(json.dumps(message, default=str).encode())
 
     try:
-        send({"done": asyncio.run(_score(args, lambda line: send({"progress": line})))})
+        send({"done": asyncio.run(_score(args, item, lambda line: send({"progress": line})))})
     except (JobFailure, SettingsError, ValueError, OSError) as exc:
         send({"error": one_line(str(exc))})
     except Exception as exc:  # a bug, still one line: the traceback helps no score author
@@ -166,14 +178,16 @@ def _child(args: argparse.Namespace, conn: Connection) -> None:
         conn.close()
 
 
-def _score_within(args: argparse.Namespace, limit_seconds: float) -> dict[str, Any]:
-    """The score in a forked process, killed past `limit_seconds`."""
+def _score_within(
+    args: argparse.Namespace, item: dict[str, Any], limit_seconds: float
+) -> dict[str, Any]:
+    """The score of `item` in a forked process, killed past `limit_seconds`."""
     from plexus.worker.score_pool import WorkerDied, node_started, overran
 
     # Fork and a pipe only, as the worker's pool: no semaphore, so no /dev/shm needed.
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(args, theirs), daemon=True, name="score")
+    child = context.Process(target=_child, args=(args, item, theirs), daemon=True, name="score")
     child.start()
     theirs.close()
     deadline = time.monotonic() + limit_seconds
@@ -212,11 +226,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         limit = read_settings(["score_timeout_seconds"])["score_timeout_seconds"]
-        report = _score_within(args, limit)
+        item = _read_item(args)
+        report = _score_within(args, item, limit)
     except _Failed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return FAILURE
-    except (JobFailure, SettingsError, OSError) as exc:  # OSError: the fork or the pipe
+    # ValueError: the item is not JSON; OSError: its file, the fork or the pipe.
+    except (JobFailure, SettingsError, ValueError, OSError) as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return FAILURE
     except KeyboardInterrupt:

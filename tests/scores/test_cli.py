@@ -84,3 +84,41 @@ def test_item_json_with_metadata_and_errors_on_stderr(openai, tmp_path: Path):
     done = score(openai, str(bad), "--text", "x")
     assert done.returncode == 1 and done.stdout == ""
     assert "node class 'Nope' is not supported" in done.stderr
+
+
+# --- what can come from stdin: read by the command, not by the forked scoring process ---
+
+
+def test_item_json_from_stdin(openai):
+    # Plexus stores metadata as a JSON string; the stdin item carries it so, and the
+    # LogicalClassifier routes on it: the item reached the scoring process whole.
+    item = {"text": "Customer: deal", "metadata": json.dumps({"customer_type": "retail"})}
+    done = score(
+        openai, str(DATA / "edge_routing.yaml"), "--item-json", "-", stdin=json.dumps(item)
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["value"], report["explanation"]) == ("NA", "Not a revenue-only customer")
+    assert report["nodes"][0]["classification"] == "No"
+
+
+def test_text_file_from_stdin(openai, tmp_path: Path):
+    config = tmp_path / "keyword.yaml"
+    config.write_text(
+        'class: KeywordClassifier\nrules: [{value: "Yes", keywords: [hello]}]\ndefault: "No"\n'
+    )
+    done = score(openai, str(config), "--text-file", "-", stdin="Agent: hello there\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["value"] == "Yes"
+    done = score(openai, str(config), "--text-file", "-", stdin="Agent: good day\n")
+    assert json.loads(done.stdout)["value"] == "No"
+
+
+def test_bad_item_from_stdin_is_named(openai):
+    config = str(DATA / "edge_routing.yaml")
+    done = score(openai, config, "--item-json", "-", stdin="not json")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: --item-json is not valid JSON: Expecting value")
+    done = score(openai, config, "--item-json", "-", stdin="[1, 2]")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: --item-json must be a JSON object"

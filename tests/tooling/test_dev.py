@@ -26,3 +26,14 @@ def test_dev_command_scores_the_seeded_jobs():
     assert all(len(j["attachments"]) == 2 for j in jobs[:4])
     assert "invalid YAML at line 3" in jobs[4]["error"]
     assert "invocation answered in" in proc.stderr
+
+
+def test_readme_warns_of_the_failed_job_before_its_output():
+    """A newcomer sees one FAILED job; the README says so beside the command, with its error."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = readme.index("uv run plexus-lambda dev ")
+    warning = readme.index("1 FAILED on purpose", command)
+    assert warning - command < 200  # in the command's own comment
+    assert '"error": "score \'Broken score\' version …: invalid YAML at' in readme

@@ -541,3 +541,17 @@ def test_rie_path_end_to_end_with_a_stand_in(
         folders["echo_fn"], "handler.handler", b'{"raise": "x"}', 30, output=subprocess.DEVNULL
     )
     assert (failed.ok, failed.error_type, failed.error_message) == (False, "ValueError", "x")
+
+
+def test_cli_event_dash_reads_stdin(folders: dict[str, Path]) -> None:
+    done = _cli(str(folders["echo_fn"]), "--event", "-", stdin=b'{"from": "dash"}')
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["event"] == {"from": "dash"}
+
+
+@pytest.mark.parametrize("dash", [True, False])
+def test_cli_bad_event_on_stdin_is_named(folders: dict[str, Path], dash: bool) -> None:
+    args = [str(folders["echo_fn"]), *(["--event", "-"] if dash else [])]
+    done = _cli(*args, stdin=b"{not json")
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"the event from stdin is not valid JSON" in done.stderr
