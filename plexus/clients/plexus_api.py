@@ -22,8 +22,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
-import httpx
 from gql import Client, GraphQLRequest
+from gql.transport import httpx as gql_httpx
 from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportError,
@@ -46,6 +46,14 @@ from plexus.core.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def _operation_name(document: Any) -> str:
+    for definition in document.definitions:
+        name = getattr(definition, "name", None)
+        if name is not None:
+            return str(name.value)
+    return "request"
+
+
 class Document(GraphQLRequest):
     """A request whose query text is printed once. gql prints a request's document on every
     send (`GraphQLRequest.payload`), about a tenth of the worker's CPU a job
@@ -55,6 +63,8 @@ class Document(GraphQLRequest):
         super().__init__(request, **kwargs)
         printed = getattr(request, "query", None)
         self.query: str = printed if printed is not None else print_ast(self.document)
+        # The operation's name, for log lines (the payload carries none: AppSync needs none).
+        self.name: str = getattr(request, "name", None) or _operation_name(self.document)
 
     def bind(self, variables: dict[str, Any]) -> Document:
         return Document(self, variable_values=variables)
@@ -207,7 +217,10 @@ class ConditionFailed(Exception):
 # httpx's transport errors worth another try: timeouts (connect, read, write, pool), network
 # errors (refused, reset, broken pipe) and a server that closed the connection mid-exchange.
 # Not LocalProtocolError, UnsupportedProtocol or ProxyError: a retry sends the same thing.
-_TRANSIENT_HTTPX = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# gql's transport runs on httpx2 when it is installed (as here), else on httpx: the errors
+# are that module's.
+_http: Any = vars(gql_httpx)["httpx"]
+_TRANSIENT_HTTPX = (_http.TimeoutException, _http.NetworkError, _http.RemoteProtocolError)
 
 
 def transient_fault(exc: BaseException) -> str | None:
@@ -253,7 +266,7 @@ def _subject(request: Document) -> str:
     """The operation and the record it concerns, for the retry log line."""
     variables = request.variable_values or {}
     fields = variables.get("input")
-    name = request.operation_name or "request"
+    name = request.name
     if isinstance(fields, dict):
         if fields.get("scoringJobId"):
             return f"{name} (job {fields['scoringJobId']}, score result {fields.get('id')})"

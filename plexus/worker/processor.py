@@ -592,7 +592,7 @@ class JobProcessor:
             # The id is the job's own: either this create's earlier send landed unanswered,
             # or an earlier attempt of this job created it before it died; keep that one.
             why = "this create's earlier send" if exc.retried else "an earlier attempt"
-            log.info("score result %s already exists (%s)", result_id, why)
+            log.info("job %s: score result %s already exists (%s)", claim.job_id, result_id, why)
 
 
 def _as_api_error(exc: Exception) -> ApiError:
