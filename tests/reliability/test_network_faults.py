@@ -83,12 +83,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield request.getfixturevalue("lean_backend")
         return
     local = request.getfixturevalue("plexus_api")
-
-    def put(records: dict[str, list[dict[str, Any]]]) -> None:
-        for model, items in records.items():
-            local.put_many(model, items)
-
-    backend = Backend("emulator", local.url, PLEXUS_KEY, put)
+    backend = Backend("emulator", local.url, PLEXUS_KEY, lambda r: _put(local, r))
     yield backend
     backend.close()
 
@@ -317,3 +312,86 @@ def test_a_load_balancer_ending_keep_alive_costs_retries_not_jobs(
     retried = [r.getMessage() for r in caplog.records if "; retry " in r.getMessage()]
     assert len(retried) == ended, (ended, retried)
     assert all("RemoteProtocolError" in line for line in retried), retried
+
+
+@pytest.mark.parametrize("mode", ["raise", "report"])
+def test_sqs_a_record_whose_job_was_given_back_is_redelivered(
+    backend: Backend, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plexus.aws_lambda.entry import (
+        JobFailedError,
+        _process_sqs_raising,
+        _process_sqs_reporting,
+    )
+    from plexus.aws_lambda.events import SqsBatch
+    from tests.support.lambda_events import sqs_event
+
+    _, (unlucky, fine) = backend.seed(2)
+    # The unlucky job's ScoreResult cannot get through any retry: it is given back.
+    faults = ScriptedFaults({"result": [CLOSE] * MAX_ATTEMPTS}, job_id=unlucky)
+    event = sqs_event(*(json.dumps({"scoring_job_id": j}) for j in (unlucky, fine)))
+    # As in Lambda (LAMBDA_TASK_ROOT set), powertools runs the batch on the handler's loop.
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    with FaultProxy(backend.url, faults) as proxy:
+        settings = worker_settings(proxy, backend, PLEXUS_SQS_FAILURE_MODE=mode)
+        api = PlexusApi(settings)
+        worker = processor(settings, api)
+        loop.run_until_complete(api.__aenter__())
+        try:
+            if mode == "report":
+                answer = _process_sqs_reporting(event, None, worker, settings)
+                assert answer == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}, answer
+            else:
+                with pytest.raises(JobFailedError, match=f"1 of 2 SQS record.*job {unlucky}"):
+                    loop.run_until_complete(
+                        _process_sqs_raising(SqsBatch(event["Records"]), worker, settings)
+                    )
+        finally:
+            loop.run_until_complete(worker.close())
+            loop.run_until_complete(api.__aexit__(None, None, None))
+            loop.close()
+            asyncio.set_event_loop(None)
+    assert backend.job(unlucky)["status"] == "PENDING"
+    assert backend.job(fine)["status"] == "COMPLETED"
+    assert backend.results(unlucky) == [] and len(backend.results(fine)) == 1
+
+
+def test_plexus_lambda_work_reports_a_stopped_drain_after_finishing_its_jobs(
+    plexus_api: Any, aws_env: dict[str, str], s3: Any, tmp_path: Any
+) -> None:
+    """The issue's run: `plexus-lambda work` against a failing network. A claim that fails
+    through every retry stops the drain; the jobs held are finished; nothing is left
+    IN_PROGRESS; the exit status and the error line say the drain stopped."""
+    from tests.conftest import BUCKET
+    from tests.reliability.workers import start_worker
+
+    backend = Backend("emulator", plexus_api.url, PLEXUS_KEY, lambda r: _put(plexus_api, r))
+    account_key, job_ids = backend.seed(5, created_at=now_iso())
+    faults = ScriptedFaults({"claim": [CLOSE] * MAX_ATTEMPTS}, job_id=job_ids[2])
+    with FaultProxy(backend.url, faults) as proxy:
+        env = {
+            **os.environ,
+            **aws_env,
+            **WORKER_ENV,
+            "PLEXUS_API_URL": f"{proxy.url}/{backend.url.split('/', 3)[3]}",
+            "PLEXUS_ACCOUNT_KEY": account_key,
+            "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME": BUCKET,
+        }
+        worker = start_worker("work", env, tmp_path)
+        assert worker.wait(timeout=120) == 1
+    stderr = worker.stderr.read_text()
+    assert "error: Plexus API unreachable" in stderr and "after 6 tries" in stderr, stderr
+    assert "client has been closed" not in stderr
+    printed = {o["job"]: o["status"] for o in worker.outcomes()}
+    statuses = {j: backend.job(j)["status"] for j in job_ids}
+    assert "IN_PROGRESS" not in statuses.values(), statuses
+    assert printed[job_ids[2]] == "RELEASED" and statuses[job_ids[2]] == "PENDING"
+    assert [statuses[j] for j in job_ids[:2]] == ["COMPLETED", "COMPLETED"]
+    backend.close()
+
+
+def _put(local: Any, records: dict[str, list[dict[str, Any]]]) -> None:
+    for model, items in records.items():
+        local.put_many(model, items)
