@@ -269,7 +269,8 @@ class JobProcessor:
         """A claim the API never answered: whether it landed is unknown, so the job is left
         to a later claim (PENDING, or IN_PROGRESS until its lease runs out); for SQS, the
         record is redelivered (RELEASED)."""
-        reason = self._redact(f"claim not answered, left to a later claim: {exc}")
+        what = "claim not answered" if isinstance(exc, ApiUnavailable) else "claim failed"
+        reason = self._redact(f"{what}, left to a later claim: {exc}")
         log.warning("job %s: %s", job_id, reason)
         return JobOutcome(job_id, Outcome.RELEASED, reason)
 
@@ -478,7 +479,13 @@ class JobProcessor:
             await self.claimer.fail(claim, message, details)
         except ApiError as api_exc:
             # The job stays IN_PROGRESS; its lease expiring brings it back.
-            log.error("job %s: could not record the failure: %s", claim.job_id, api_exc)
+            log.error(
+                "job %s: could not record the failure (%s); left IN_PROGRESS for a claim "
+                "after its lease (PLEXUS_JOB_LEASE_SECONDS=%g)",
+                claim.job_id,
+                api_exc,
+                self.settings.lease_seconds,
+            )
         return JobOutcome(claim.job_id, Outcome.FAILED, message)
 
     async def _give_back_after_fault(self, claim: Claim, exc: ApiUnavailable) -> JobOutcome:

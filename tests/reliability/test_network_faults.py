@@ -395,3 +395,23 @@ def test_plexus_lambda_work_reports_a_stopped_drain_after_finishing_its_jobs(
 def _put(local: Any, records: dict[str, list[dict[str, Any]]]) -> None:
     for model, items in records.items():
         local.put_many(model, items)
+
+
+def test_retries_stop_short_of_the_invocations_end(lean_backend: Backend) -> None:
+    """With less of the invocation left than a retry's wait plus the time to give a job
+    back (3 s), the client stops retrying at once."""
+    from plexus.clients.plexus_api import ApiUnavailable
+
+    faults = ScriptedFaults({"read": [CLOSE] * MAX_ATTEMPTS})
+    with FaultProxy(lean_backend.url, faults) as proxy:
+        settings = worker_settings(proxy, lean_backend)
+
+        async def go(seconds_left: float) -> int:
+            async with PlexusApi(settings, remaining_seconds=lambda: seconds_left) as api:
+                with pytest.raises(ApiUnavailable):
+                    await api.get_job("any")
+                return api.request_count
+
+        assert asyncio.run(go(3.0)) == 1
+        faults.script["read"] = [CLOSE] * MAX_ATTEMPTS
+        assert asyncio.run(go(60.0)) == MAX_ATTEMPTS
