@@ -30,7 +30,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -302,29 +302,24 @@ class JobProcessor:
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
             oldest: str | None = None
-            try:
-                async for job in self.api.claimable_jobs(
-                    account_id, since, lease_cutoff(self.settings.lease_seconds)
-                ):
-                    if job["id"] in given_back:
-                        continue
-                    if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
-                        oldest = job["createdAt"]
-                    await slots.acquire()
-                    if failures:
-                        slots.release()
-                        break
-                    if self.out_of_time():
-                        slots.release()
-                        summary.stopped_for_time = True
-                        log.warning(
-                            "less than PLEXUS_MIN_REMAINING_SECONDS=%gs left: no new claims",
-                            self.settings.min_remaining_seconds,
-                        )
-                        break
-                    tasks.append(asyncio.create_task(run(job)))
-            except Exception as exc:
-                failures.append(exc)
+            async for job in self._listed_until_failure(account_id, since, failures):
+                if job["id"] in given_back:
+                    continue
+                if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
+                    oldest = job["createdAt"]
+                await slots.acquire()
+                if failures:  # a claim failed past the retries: no new claims
+                    slots.release()
+                    break
+                if self.out_of_time():
+                    slots.release()
+                    summary.stopped_for_time = True
+                    log.warning(
+                        "less than PLEXUS_MIN_REMAINING_SECONDS=%gs left: no new claims",
+                        self.settings.min_remaining_seconds,
+                    )
+                    break
+                tasks.append(asyncio.create_task(run(job)))
             # Whatever stopped the listing, the jobs held are finished (or given back)
             # before the drain returns and its caller closes the API client.
             outcomes = await asyncio.gather(*tasks)
@@ -341,6 +336,19 @@ class JobProcessor:
             # (A lease that runs out meanwhile is the next invocation's to reclaim.)
             if oldest is not None and oldest > since:
                 since = oldest
+
+    async def _listed_until_failure(
+        self, account_id: str, since: str, failures: list[Exception]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The claimable jobs; a listing that fails past the retries ends the iteration,
+        its error in `failures`, so that the drain finishes the jobs it holds first."""
+        try:
+            async for job in self.api.claimable_jobs(
+                account_id, since, lease_cutoff(self.settings.lease_seconds)
+            ):
+                yield job
+        except Exception as exc:
+            failures.append(exc)
 
     def _drain_failed(self, summary: DrainSummary, exc: Exception) -> DrainSummary:
         """A listing or claim failed past the retries: the drain stops, with the error."""
