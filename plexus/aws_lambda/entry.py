@@ -32,7 +32,13 @@ from plexus.aws_lambda.events import (
 from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import Settings, load_settings, require
-from plexus.worker.processor import DrainSummary, JobOutcome, JobProcessor, Outcome
+from plexus.worker.processor import (
+    DrainSummary,
+    JobOutcome,
+    JobProcessor,
+    Outcome,
+    finish_all,
+)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "score-processing")
 logger = Logger(service=SERVICE)
@@ -125,7 +131,7 @@ async def _process_sqs_raising(
             problems.append(f"job {job_id}: {outcome.reason}")
         return outcome
 
-    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(request.records)))
+    results = await finish_all(one(i, r) for i, r in enumerate(request.records))
     summary = DrainSummary([o for o in results if o is not None])
     if problems:
         _record_metrics(summary)

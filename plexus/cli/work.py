@@ -16,7 +16,7 @@ from plexus.cli.errors import FAILURE, USAGE, one_line, positive_int
 from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import SettingsError, load_settings, require
-from plexus.worker.processor import JobOutcome, JobProcessor
+from plexus.worker.processor import JobOutcome, JobProcessor, finish_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +45,8 @@ async def _work(args: argparse.Namespace) -> tuple[list[JobOutcome], str | None]
         processor = JobProcessor(settings, api)
         try:
             if args.job_ids:
-                outcomes = await asyncio.gather(
-                    *(processor.process_job_id(j) for j in args.job_ids)
-                )
-                return list(outcomes), None
+                outcomes = await finish_all(processor.process_job_id(j) for j in args.job_ids)
+                return outcomes, None
             account = args.account or require(
                 settings.account_key,
                 "PLEXUS_ACCOUNT_KEY",

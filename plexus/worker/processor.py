@@ -30,13 +30,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from plexus.clients.plexus_api import PREDICTION, ApiError, ApiUnavailable, ConditionFailed
 from plexus.core import job_log
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ScoreResult ids are uuid5(job id) in this namespace: a retry re-creates the same id,
 # which the API refuses, so a job has at most one result however often it runs.
@@ -608,6 +609,17 @@ class JobProcessor:
             # or an earlier attempt of this job created it before it died; keep that one.
             why = "this create's earlier send" if exc.retried else "an earlier attempt"
             log.info("job %s: score result %s already exists (%s)", claim.job_id, result_id, why)
+
+
+async def finish_all(coroutines: Iterable[Awaitable[T]]) -> list[T]:
+    """Await every one, then raise the first error: unlike a bare gather, one job's error
+    never returns while the others are still in flight on the API client their caller is
+    about to close."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[T]", results)
 
 
 def _as_api_error(exc: Exception) -> ApiError:
