@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,8 @@ class Claim:
 
     job: dict[str, Any]
     attempt: int
+    # The claim's own log lines (its retries, a read-back), for the job's log.txt.
+    log_lines: list[str] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:

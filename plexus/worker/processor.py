@@ -259,12 +259,20 @@ class JobProcessor:
     async def process_job_id(self, job_id: str) -> JobOutcome:
         """Claim and process one job (the `{"scoringJobId": ...}` and SQS paths)."""
         try:
-            claim = await self.claimer.claim(job_id)
+            claim = await self._claim(job_id)
         except JobNotFound as exc:
             return JobOutcome(job_id, Outcome.FAILED, str(exc))
         except ApiUnavailable as exc:
             return self._claim_unanswered(job_id, exc)
         return await self._after_claim(job_id, claim)
+
+    async def _claim(self, job_id: str, seen: dict[str, Any] | None = None) -> Claim | ClaimRefused:
+        """Claim the job, keeping the claim's log lines (a retry, a read-back) for its log."""
+        with job_log.capture() as lines:
+            claim = await self.claimer.claim(job_id, seen=seen)
+        if isinstance(claim, Claim):
+            claim.log_lines = lines
+        return claim
 
     def _claim_unanswered(self, job_id: str, exc: ApiError) -> JobOutcome:
         """A claim the API never answered: whether it landed is unknown, so the job is left
@@ -289,7 +297,7 @@ class JobProcessor:
         async def run(job: dict[str, Any]) -> JobOutcome:
             try:
                 try:
-                    claim = await self.claimer.claim(job["id"], seen=job)
+                    claim = await self._claim(job["id"], seen=job)
                 except Exception as exc:
                     failures.append(exc)
                     return self._claim_unanswered(job["id"], _as_api_error(exc))
@@ -383,6 +391,7 @@ class JobProcessor:
         return outcome
 
     async def _run(self, claim: Claim, lines: list[str]) -> JobOutcome:
+        lines.extend(claim.log_lines)
         log.info("job %s claimed (attempt %d)", claim.job_id, claim.attempt)
         timings = Timings()
         try:

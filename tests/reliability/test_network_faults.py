@@ -93,19 +93,19 @@ def worker_settings(proxy: FaultProxy, backend: Backend, **overrides: str) -> Se
     return load_settings({**WORKER_ENV, "PLEXUS_API_URL": f"{proxy.url}/{path}", **overrides})
 
 
-def processor(settings: Settings, api: PlexusApi) -> JobProcessor:
+def processor(settings: Settings, api: PlexusApi, files: FakeFiles | None = None) -> JobProcessor:
     return JobProcessor(
         settings,
         api,
         scorer=InProcessScorer(ScoringSettings()),
-        files=FakeFiles(),
+        files=files or FakeFiles(),
         responses=FakeResponses(),
     )
 
 
-def process(settings: Settings, job_id: str) -> JobOutcome:
+def process(settings: Settings, job_id: str, files: FakeFiles | None = None) -> JobOutcome:
     async def go() -> JobOutcome:
-        async with PlexusApi(settings) as api, processor(settings, api) as worker:
+        async with PlexusApi(settings) as api, processor(settings, api, files) as worker:
             return await worker.process_job_id(job_id)
 
     return asyncio.run(go())
@@ -154,8 +154,9 @@ def test_a_fault_on_a_write_of_a_completing_job_is_retried(
     caplog.set_level(logging.INFO, logger="plexus")
     _, (job_id,) = backend.seed(1)
     faults = ScriptedFaults({mutation: [FAULTS[fault]]})
+    files = FakeFiles()
     with FaultProxy(backend.url, faults, stall_seconds=STALL_SECONDS) as proxy:
-        outcome = process(worker_settings(proxy, backend), job_id)
+        outcome = process(worker_settings(proxy, backend), job_id, files)
 
     assert faults.injected[mutation] == 1
     assert outcome.status == "COMPLETED", (outcome, messages(caplog, job_id))
@@ -173,6 +174,9 @@ def test_a_fault_on_a_write_of_a_completing_job_is_retried(
         }[mutation]
         assert expected in log, log
     assert "lease lost" not in log and "claimed by another worker" not in log
+    if mutation == "claim":  # before the upload: in the job's log.txt too
+        ((_, log_txt),) = files.stored.values()
+        assert retried[0] in log_txt, log_txt
 
 
 @pytest.mark.parametrize("fault", MUTATION_FAULTS)
