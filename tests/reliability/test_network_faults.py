@@ -143,7 +143,10 @@ def assert_fault_named(fault: str, retried: list[str]) -> None:
         "503": "HTTP 503",
         "504_after": "HTTP 504",
     }[fault]
-    assert any(expected in line for line in retried), (fault, retried)
+    # Where the proxy waits on the API first, a loaded machine may let the client's own
+    # timeout (0.5 s) fire before the fault: a lost answer all the same.
+    timed_out = fault in APPLIED and any("Timeout" in line for line in retried)
+    assert timed_out or any(expected in line for line in retried), (fault, retried)
 
 
 @pytest.mark.parametrize("fault", MUTATION_FAULTS)
