@@ -317,8 +317,10 @@ def test_a_load_balancer_ending_keep_alive_costs_retries_not_jobs(
     assert all(len(backend.results(j)) == 1 for j in job_ids)
     assert ended > 0
     retried = [r.getMessage() for r in caplog.records if "; retry " in r.getMessage()]
-    assert len(retried) == ended, (ended, retried)
-    assert all("RemoteProtocolError" in line for line in retried), retried
+    # One retry per ended connection (and, on a loaded machine, maybe a timeout's).
+    closed = [line for line in retried if "RemoteProtocolError" in line]
+    assert len(closed) == ended, (ended, retried)
+    assert all(line in closed or "Timeout" in line for line in retried), retried
 
 
 @pytest.mark.parametrize("mode", ["raise", "report"])
