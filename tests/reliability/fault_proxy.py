@@ -91,7 +91,6 @@ class FaultProxy:
         self.keepalive_answers = keepalive_answers
         self.held = 0
         self.connections = 0  # accepted
-        self.refused_while_down = 0  # not counted by the proxy: the kernel refuses them
         self.keepalive_ends = 0
         self._released = threading.Event()
         self._stopped = threading.Event()
