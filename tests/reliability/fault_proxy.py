@@ -97,8 +97,14 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._up = threading.Event()
-        self._listener = self._listen(0)
-        self.port = self._listener.getsockname()[1]
+        # A bound, never-listening socket holds the port while the proxy is down, so that
+        # no other process takes it in between (SO_REUSEPORT lets the listener share it).
+        self._placeholder = socket.socket()
+        self._placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._placeholder.bind(("127.0.0.1", 0))
+        self.port = self._placeholder.getsockname()[1]
+        self._listener = self._listen(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
         proxy = self
 
@@ -175,7 +181,7 @@ class FaultProxy:
         self._handler = Handler
 
     def _listen(self, port: int) -> socket.socket:
-        listener = socket.create_server(("127.0.0.1", port), backlog=128)
+        listener = socket.create_server(("127.0.0.1", port), backlog=128, reuse_port=True)
         listener.settimeout(0.02)
         self._up.set()
         return listener
@@ -257,6 +263,7 @@ class FaultProxy:
         self._up.set()
         with self._lock:
             self._listener.close()
+            self._placeholder.close()
             for conn in list(self._open):
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
