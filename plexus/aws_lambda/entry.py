@@ -29,10 +29,16 @@ from plexus.aws_lambda.events import (
     job_id_from_sqs_record,
     parse_event,
 )
-from plexus.clients.plexus_api import PlexusApi
+from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import Settings, load_settings, require
-from plexus.worker.processor import DrainSummary, JobOutcome, JobProcessor, Outcome
+from plexus.worker.processor import (
+    DrainSummary,
+    JobOutcome,
+    JobProcessor,
+    Outcome,
+    finish_all,
+)
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "score-processing")
 logger = Logger(service=SERVICE)
@@ -71,7 +77,8 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     def remaining() -> float:
         return float(context.get_remaining_time_in_millis()) / 1000.0
 
-    api = PlexusApi(settings)
+    # The API client's retries stop short of the invocation's end (time to give jobs back).
+    api = PlexusApi(settings, remaining_seconds=remaining if context else None)
     processor = JobProcessor(settings, api, remaining_seconds=remaining if context else None)
     loop.run_until_complete(api.__aenter__())
     try:
@@ -96,7 +103,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
             "PLEXUS_ACCOUNT_KEY",
             "an empty or schedule event drains that account's jobs",
         )
-        return _summary(loop.run_until_complete(processor.drain(account)))
+        return _drain_answer(loop.run_until_complete(processor.drain(account)))
     finally:
         loop.run_until_complete(processor.close())
         loop.run_until_complete(api.__aexit__(None, None, None))
@@ -124,7 +131,7 @@ async def _process_sqs_raising(
             problems.append(f"job {job_id}: {outcome.reason}")
         return outcome
 
-    results = await asyncio.gather(*(one(i, r) for i, r in enumerate(request.records)))
+    results = await finish_all(one(i, r) for i, r in enumerate(request.records))
     summary = DrainSummary([o for o in results if o is not None])
     if problems:
         _record_metrics(summary)
@@ -234,6 +241,19 @@ async def _poll_once(
     outcome = await processor.process_job_id(job_id)
     deleted = await _finish_message(outcome, settings, request.queue_url, message.receipt_handle)
     return {**_summary(DrainSummary([outcome])), "messageDeleted": deleted, "polled": 1}
+
+
+def _drain_answer(summary: DrainSummary) -> dict[str, Any]:
+    """A drain's summary; a drain stopped by an API fault past the retries raises (the
+    invocation fails, as before), once the jobs it held are finished or given back."""
+    answer = _summary(summary)
+    if summary.error is not None:
+        logger.error("drain stopped: %s", summary.error, extra={"summary": answer})
+        raise ApiError(
+            f"drain stopped after finishing the {len(summary.outcomes)} job(s) it held: "
+            f"{summary.error}"
+        )
+    return answer
 
 
 def _summary(summary: DrainSummary) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from plexus.cli.errors import FAILURE, USAGE, one_line, positive_int
 from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import SettingsError, load_settings, require
-from plexus.worker.processor import JobOutcome, JobProcessor
+from plexus.worker.processor import JobOutcome, JobProcessor, finish_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _work(args: argparse.Namespace) -> list[JobOutcome]:
+async def _work(args: argparse.Namespace) -> tuple[list[JobOutcome], str | None]:
     settings = load_settings()
     if args.concurrency is not None:
         from dataclasses import replace
@@ -45,15 +45,15 @@ async def _work(args: argparse.Namespace) -> list[JobOutcome]:
         processor = JobProcessor(settings, api)
         try:
             if args.job_ids:
-                return list(
-                    await asyncio.gather(*(processor.process_job_id(j) for j in args.job_ids))
-                )
+                outcomes = await finish_all(processor.process_job_id(j) for j in args.job_ids)
+                return outcomes, None
             account = args.account or require(
                 settings.account_key,
                 "PLEXUS_ACCOUNT_KEY",
                 "draining needs an account (or pass --account)",
             )
-            return (await processor.drain(account)).outcomes
+            summary = await processor.drain(account)
+            return summary.outcomes, summary.error
         finally:
             await processor.close()
 
@@ -68,7 +68,7 @@ def _redacted(message: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        outcomes = asyncio.run(_work(args))
+        outcomes, error = asyncio.run(_work(args))
     except SettingsError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return USAGE
@@ -93,4 +93,8 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
         )
+    if error is not None:
+        # The drain stopped on a fault past the retries, after finishing the jobs it held.
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return FAILURE
     return 1 if any(o.redeliver for o in outcomes) else 0

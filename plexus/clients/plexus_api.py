@@ -4,31 +4,54 @@ Round trips per job are kept low on purpose (see docs/PERFORMANCE.md): the item,
 scorecard come in one request; the score version and the cached-result lookup (the real
 cache index, newest first, limit 1) in another. Every document is checked against the real
 AppSync schema by tests/local_api/test_twin.py.
-Retries happen only on throttling and 5xx; a failed write condition is a normal outcome
-(`ConditionFailed`), not an error.
+
+Every request is retried through a transient fault (`transient_fault`: a refused, reset or
+closed connection, a read or connect timeout, 429, 5xx, AppSync's throttling), with
+exponential backoff and jitter, `PLEXUS_API_MAX_ATTEMPTS` tries at most and never past the
+invocation's remaining time; each retry is logged (so it lands in the job's log.txt). A lost
+answer does not say whether a write happened, so a write retried after such a fault may meet
+its own earlier self: `ConditionFailed.retried` tells the caller to read the record back
+(plexus/worker/claim.py). A fault that outlasts the retries raises `ApiUnavailable`, which is
+never a job's fault. A failed write condition is a normal outcome (`ConditionFailed`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 from gql import Client, GraphQLRequest
-from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
+from gql.transport import httpx as gql_httpx
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportError,
+    TransportQueryError,
+    TransportServerError,
+)
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import print_ast
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from plexus.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _operation_name(document: Any) -> str:
+    for definition in document.definitions:
+        name = getattr(definition, "name", None)
+        if name is not None:
+            return str(name.value)
+    return "request"
 
 
 class Document(GraphQLRequest):
@@ -40,6 +63,8 @@ class Document(GraphQLRequest):
         super().__init__(request, **kwargs)
         printed = getattr(request, "query", None)
         self.query: str = printed if printed is not None else print_ast(self.document)
+        # The operation's name, for log lines (the payload carries none: AppSync needs none).
+        self.name: str = getattr(request, "name", None) or _operation_name(self.document)
 
     def bind(self, variables: dict[str, Any]) -> Document:
         return Document(self, variable_values=variables)
@@ -148,6 +173,9 @@ DOCUMENTS = (
     Q_NEWEST_RESULT,
 )
 PREDICTION = "prediction"
+# Retries stop when the next wait would leave less of the invocation than this: enough for
+# the requests that give the job back.
+RETRY_RESERVE_SECONDS = 3.0
 
 
 def reusable(result: dict[str, Any] | None, version_id: str) -> bool:
@@ -170,19 +198,84 @@ class ApiError(RuntimeError):
     """The Plexus API answered with an error that is not a lost write condition."""
 
 
+class ApiUnavailable(ApiError):
+    """A transient fault (network, timeout, 429, 5xx) outlasted the retries: the API's
+    trouble, not the job's. The job goes back to be claimed again."""
+
+
 class ConditionFailed(Exception):
-    """A conditional write found the record in another state (e.g. a job already claimed)."""
+    """A conditional write found the record in another state (e.g. a job already claimed).
+
+    `retried`: the write was sent more than once, after a fault that may have lost the
+    answer of an earlier send, so the state found may be this worker's own write."""
+
+    def __init__(self, message: str, *, retried: bool = False) -> None:
+        super().__init__(message)
+        self.retried = retried
 
 
-def _is_retryable(exc: BaseException) -> bool:
+# httpx's transport errors worth another try: timeouts (connect, read, write, pool), network
+# errors (refused, reset, broken pipe) and a server that closed the connection mid-exchange.
+# Not LocalProtocolError, UnsupportedProtocol or ProxyError: a retry sends the same thing.
+# gql's transport runs on httpx2 when it is installed (as here), else on httpx: the errors
+# are that module's.
+_http: Any = vars(gql_httpx)["httpx"]
+_TRANSIENT_HTTPX = (_http.TimeoutException, _http.NetworkError, _http.RemoteProtocolError)
+
+
+def transient_fault(exc: BaseException) -> str | None:
+    """A short name for a fault worth retrying, or None for one a retry cannot mend."""
     if isinstance(exc, TransportServerError):
-        return exc.code is not None and (exc.code == 429 or exc.code >= 500)
+        if exc.code is not None and (exc.code == 429 or exc.code >= 500):
+            return f"HTTP {exc.code}"
+        return None
     if isinstance(exc, TransportQueryError):
         # gql reports an HTTP error whose body carries GraphQL errors as a query error, so
         # throttling and server faults are recognised by AppSync's error types.
         types = " ".join(str(e.get("errorType", "")) for e in exc.errors or [])
-        return any(marker in types for marker in RETRYABLE_ERROR_TYPES)
-    return False
+        marker = next((m for m in RETRYABLE_ERROR_TYPES if m in types), None)
+        return None if marker is None else types
+    if isinstance(exc, TransportConnectionFailed):
+        # gql wraps whatever httpx raised; "client has been closed" (a RuntimeError) is not
+        # transient and must not be retried.
+        cause = exc.__cause__
+        if isinstance(cause, _TRANSIENT_HTTPX):
+            return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        return None
+    if isinstance(exc, TimeoutError):  # gql's execute_timeout
+        return "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
+    return None
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return transient_fault(exc) is not None
+
+
+class stop_before_deadline(stop_base):
+    """Stop when the next wait would leave less than `reserve` seconds of the invocation:
+    a job given back in time is worth more than one more try."""
+
+    def __init__(self, remaining: Callable[[], float], reserve: float) -> None:
+        self.remaining, self.reserve = remaining, reserve
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.remaining() - retry_state.upcoming_sleep < self.reserve
+
+
+def _subject(request: Document) -> str:
+    """The operation and the record it concerns, for the retry log line."""
+    variables = request.variable_values or {}
+    fields = variables.get("input")
+    name = request.name
+    if isinstance(fields, dict):
+        if fields.get("scoringJobId"):
+            return f"{name} (job {fields['scoringJobId']}, score result {fields.get('id')})"
+        if fields.get("id"):
+            status = f" -> {fields['status']}" if fields.get("status") else ""
+            return f"{name} (job {fields['id']}{status})"
+    if variables.get("id"):
+        return f"{name} ({variables['id']})"
+    return name
 
 
 def _error_types(exc: TransportQueryError) -> set[str]:
@@ -202,7 +295,13 @@ def parse_json(value: Any) -> dict[str, Any]:
 class PlexusApi:
     """One connected session to the Plexus API; use `async with PlexusApi(settings) as api`."""
 
-    def __init__(self, settings: Settings, *, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_attempts: int | None = None,
+        remaining_seconds: Callable[[], float] | None = None,
+    ) -> None:
         transport = HTTPXAsyncTransport(
             url=settings.api_url,
             headers={"x-api-key": settings.api_key.get()},
@@ -214,13 +313,21 @@ class PlexusApi:
             execute_timeout=settings.api_timeout_seconds,
         )
         self._session: Any = None
+        self.max_attempts = max_attempts or settings.api_max_attempts
+        base = settings.api_retry_seconds
+        stop: stop_base = stop_after_attempt(self.max_attempts)
+        if remaining_seconds is not None:
+            stop = stop | stop_before_deadline(remaining_seconds, RETRY_RESERVE_SECONDS)
         self._retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retryable),
-            stop=stop_after_attempt(max_attempts),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
+            stop=stop,
+            wait=wait_exponential_jitter(multiplier=base, max=base * 16, jitter=base),
+            before_sleep=self._log_retry,
             reraise=True,
         )
         self.request_count = 0
+        # Sends that met a transient fault and were tried again, over this session.
+        self.retry_count = 0
 
     async def __aenter__(self) -> PlexusApi:
         self._session = await self._client.connect_async()  # type: ignore[no-untyped-call]
@@ -229,21 +336,45 @@ class PlexusApi:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.close_async()  # type: ignore[no-untyped-call]
 
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.retry_count += 1
+        exc = state.outcome.exception() if state.outcome is not None else None
+        request = state.args[0] if state.args else None
+        log.warning(
+            "Plexus API %s: %s; retry %d of %d in %.2fs",
+            _subject(request) if isinstance(request, Document) else "request",
+            transient_fault(exc) if exc is not None else "fault",
+            state.attempt_number,
+            self.max_attempts - 1,
+            state.upcoming_sleep,
+        )
+
     async def _execute(self, request: Document, **variables: Any) -> dict[str, Any]:
         bound = request.bind(variables)
+        sends = [0]
         try:
-            return await self._retrying(self._send, bound)
+            return await self._retrying(self._send, bound, sends)
         except TransportQueryError as exc:
             if CONDITION_FAILED in _error_types(exc):
-                raise ConditionFailed(str(exc)) from None
+                raise ConditionFailed(str(exc), retried=sends[0] > 1) from None
+            if transient_fault(exc) is not None:
+                raise ApiUnavailable(_gave_up(sends[0], f"Plexus API error: {exc}")) from None
             raise ApiError(f"Plexus API error: {exc}") from None
         except TransportServerError as exc:
+            if transient_fault(exc) is not None:
+                message = f"Plexus API HTTP {exc.code}: {exc}"
+                raise ApiUnavailable(_gave_up(sends[0], message)) from None
             raise ApiError(f"Plexus API HTTP {exc.code}: {exc}") from None
         except (TransportError, TimeoutError) as exc:
-            raise ApiError(f"Plexus API unreachable: {type(exc).__name__}: {exc}") from None
+            fault = transient_fault(exc) or f"{type(exc).__name__}: {exc}"
+            message = f"Plexus API unreachable: {fault}"
+            if transient_fault(exc) is not None:
+                raise ApiUnavailable(_gave_up(sends[0], message)) from None
+            raise ApiError(message) from None
 
-    async def _send(self, request: Document) -> dict[str, Any]:
+    async def _send(self, request: Document, sends: list[int]) -> dict[str, Any]:
         self.request_count += 1
+        sends[0] += 1
         result: dict[str, Any] = await self._session.execute(request)
         return result
 
@@ -355,6 +486,10 @@ class PlexusApi:
         )
         items = data["listScoreResultByItemIdAndTypeAndScoreIdAndUpdatedAt"]["items"]
         return next((r for r in items if r is not None), None)
+
+
+def _gave_up(sends: int, message: str) -> str:
+    return f"{message} (after {sends} tries)" if sends > 1 else message
 
 
 def _record(value: Any) -> dict[str, Any] | None:

@@ -40,8 +40,18 @@ async def send_response(region: str | None, queue_url: str, score_result_id: str
     from botocore.exceptions import BotoCoreError, ClientError
 
     body = json.dumps({"score_result_id": score_result_id})
+    # A retried send (boto3's, or a later attempt of the job) repeats the same message: a
+    # standard queue delivers at least once anyway and its consumer takes the id as a key;
+    # a FIFO queue drops the repeat within its 5-minute deduplication window.
+    fifo = (
+        {"MessageGroupId": score_result_id, "MessageDeduplicationId": score_result_id}
+        if queue_url.endswith(".fifo")
+        else {}
+    )
     try:
-        await asyncio.to_thread(_sqs(region).send_message, QueueUrl=queue_url, MessageBody=body)
+        await asyncio.to_thread(
+            _sqs(region).send_message, QueueUrl=queue_url, MessageBody=body, **fifo
+        )
     except (BotoCoreError, ClientError) as exc:
         raise QueueError(
             f"score result {score_result_id} is stored, but sending it to "

@@ -269,6 +269,18 @@ class Settings:
         "per Plexus API request (default 30)",
         default=30.0,
     )
+    api_max_attempts: int = setting(
+        "PLEXUS_API_MAX_ATTEMPTS",
+        _positive_int,
+        "tries of one Plexus API request through a transient fault (refused, reset or closed connection, timeout, 429, 5xx) before the job is given back (default 6)",
+        default=6,
+    )
+    api_retry_seconds: float = setting(
+        "PLEXUS_API_RETRY_SECONDS",
+        _positive_float,
+        "the first wait before a Plexus API request is retried; each later wait doubles, up to 16 times this, with up to this much jitter (default 0.25)",
+        default=0.25,
+    )
     model_timeout_seconds: float = setting(
         "PLEXUS_MODEL_TIMEOUT_SECONDS",
         _positive_float,

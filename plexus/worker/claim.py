@@ -7,13 +7,19 @@
 Every transition is conditional on the state the worker saw (`status`, and for an
 IN_PROGRESS job its `startedAt`, which identifies the claim), so two workers can never both
 own a job: the loser's write fails with ConditionFailed, which is normal, not an error.
+
+A write whose answer was lost is retried by the API client (plexus/clients/plexus_api.py);
+the retry may then fail its condition because the first send did land. So a claim retried
+into ConditionFailed, and every finishing write that fails its condition, reads the job back
+(`_read_back`): a job holding the `startedAt` this worker wrote, in the state it asked for,
+is its own write, not another worker's.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +42,8 @@ class Claim:
 
     job: dict[str, Any]
     attempt: int
+    # The claim's own log lines (its retries, a read-back), for the job's log.txt.
+    log_lines: list[str] = field(default_factory=list)
 
     @property
     def job_id(self) -> str:
@@ -74,14 +82,19 @@ class Claimer:
     async def claim(self, job_id: str, seen: dict[str, Any] | None = None) -> Claim | ClaimRefused:
         """Claim a job by id. `seen` is the job as a listing returned it, if any."""
         if seen is None or seen.get("status") == PENDING:
+            started_at = utc_iso()
             try:
                 job = await self.api.update_job(
-                    {"id": job_id, "status": IN_PROGRESS, "startedAt": utc_iso()},
+                    {"id": job_id, "status": IN_PROGRESS, "startedAt": started_at},
                     condition={"status": {"eq": PENDING}},
                 )
                 return Claim(job, attempt=1)
-            except ConditionFailed:
-                if seen is not None:
+            except ConditionFailed as exc:
+                if exc.retried:
+                    own = await self._own_claim(job_id, started_at, attempt=1)
+                    if own is not None:
+                        return own
+                elif seen is not None:
                     return ClaimRefused(job_id, "claimed by another worker")
             seen = await self.api.get_job(job_id)
             if seen is None:
@@ -97,6 +110,24 @@ class Claimer:
         if not self._lease_expired(seen):
             return ClaimRefused(job_id, "job is IN_PROGRESS under another worker's lease")
         return await self._reclaim(seen)
+
+    async def _own_claim(self, job_id: str, started_at: str, attempt: int) -> Claim | None:
+        """After a retried claim failed its condition: the claim, if the first send landed."""
+        job = await self._read_back(job_id, IN_PROGRESS, started_at)
+        if job is None:
+            return None
+        log.warning(
+            "job %s: the claim's answer was lost; read back, the claim is this worker's",
+            job_id,
+        )
+        return Claim(job, attempt=attempt)
+
+    async def _read_back(self, job_id: str, status: str, started_at: str) -> dict[str, Any] | None:
+        """The job, if it is in `status` under the claim that wrote `started_at`."""
+        job = await self.api.get_job(job_id)
+        if job is None or job.get("status") != status or job.get("startedAt") != started_at:
+            return None
+        return job
 
     def _lease_expired(self, job: dict[str, Any]) -> bool:
         started = job.get("startedAt")
@@ -128,18 +159,22 @@ class Claimer:
             log.warning("job %s failed: %s", job["id"], reason)
             return ClaimRefused(job["id"], reason, failed=True)
         metadata["attempts"] = attempts + 1
+        started_at = utc_iso()
         try:
             claimed = await self.api.update_job(
                 {
                     "id": job["id"],
                     "status": IN_PROGRESS,
-                    "startedAt": utc_iso(),
+                    "startedAt": started_at,
                     "metadata": json.dumps(metadata),
                 },
                 condition=stale,
             )
-        except ConditionFailed:
-            return ClaimRefused(job["id"], "reclaimed by another worker")
+        except ConditionFailed as exc:
+            own = None
+            if exc.retried:
+                own = await self._own_claim(job["id"], started_at, attempt=attempts + 1)
+            return own or ClaimRefused(job["id"], "reclaimed by another worker")
         log.info("job %s reclaimed after its lease expired (attempt %d)", job["id"], attempts + 1)
         return Claim(claimed, attempt=attempts + 1)
 
@@ -162,8 +197,9 @@ class Claimer:
 
     async def release(self, claim: Claim, reason: str) -> str:
         """Give a job this worker cannot finish back to PENDING for the next claim; after
-        `max_attempts` give-backs, FAILED with the reason. Answers the status written, or
-        "" when the claim was lost meanwhile."""
+        `max_attempts` give-backs, FAILED with the reason. Answers the status written (or,
+        when an earlier write of this claim had landed unanswered, the status it wrote:
+        COMPLETED, FAILED or PENDING), or "" when the claim was lost meanwhile."""
         metadata = parse_json(claim.job.get("metadata"))
         releases = int(metadata.get("releases", 0)) + 1
         if releases >= self.max_attempts:
@@ -177,6 +213,15 @@ class Claimer:
                 condition=claim.owned_condition(),
             )
         except ConditionFailed:
+            job = await self.api.get_job(claim.job_id)
+            status = str((job or {}).get("status"))
+            if job and job.get("startedAt") == claim.started_at and status != IN_PROGRESS:
+                log.warning(
+                    "job %s: read back, already %s by this worker's earlier write",
+                    claim.job_id,
+                    status,
+                )
+                return status
             log.warning("job %s: lease lost before it could be given back", claim.job_id)
             return ""
         return PENDING
@@ -189,6 +234,14 @@ class Claimer:
             )
             return True
         except ConditionFailed:
+            # A lost answer, then a retry that met the first send's result: ours after all.
+            if await self._read_back(claim.job_id, fields["status"], claim.started_at):
+                log.warning(
+                    "job %s: the %s update's answer was lost; read back, it landed",
+                    claim.job_id,
+                    fields["status"],
+                )
+                return True
             log.warning(
                 "job %s: lease lost before it could be marked %s", claim.job_id, fields["status"]
             )

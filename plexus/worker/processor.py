@@ -14,6 +14,11 @@ One job, step by step (`_run`), each step a method over typed values:
   6. `_send_response`: with PLEXUS_RESPONSE_WORKER_QUEUE_URL set, `{"score_result_id"}` there;
   7. mark the job COMPLETED, or FAILED with the reason; a job the invocation's end cuts
      short goes back to PENDING (`Claimer.release`). One bad job never stops the others.
+A network fault is never the job's fault: the API client retries it; one that outlasts the
+retries gives the job back (`_give_back_after_fault`), or, when not even that can be
+written, leaves it IN_PROGRESS to be claimed again after its lease. A drain whose listing
+or claim fails that way takes no new job, finishes the ones it holds, then reports the
+error (`DrainSummary.error`).
 A job that had finished before (a redelivered message) is reported, not scored again.
 The collaborators come in through plexus/worker/ports.py's interfaces.
 """
@@ -25,15 +30,15 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from plexus.clients.plexus_api import PREDICTION, ApiError, ConditionFailed
+from plexus.clients.plexus_api import PREDICTION, ApiError, ApiUnavailable, ConditionFailed
 from plexus.core import job_log
 from plexus.core.errors import JobError, JobFailure
 from plexus.core.settings import Settings, SettingsError
@@ -52,6 +57,7 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ScoreResult ids are uuid5(job id) in this namespace: a retry re-creates the same id,
 # which the API refuses, so a job has at most one result however often it runs.
@@ -91,6 +97,9 @@ class JobOutcome:
 class DrainSummary:
     outcomes: list[JobOutcome] = field(default_factory=list)
     stopped_for_time: bool = False
+    # A drain step (listing, claiming) that failed past the API client's retries; the jobs
+    # in flight were finished (or given back) before the drain returned.
+    error: str | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -250,10 +259,29 @@ class JobProcessor:
     async def process_job_id(self, job_id: str) -> JobOutcome:
         """Claim and process one job (the `{"scoringJobId": ...}` and SQS paths)."""
         try:
-            claim = await self.claimer.claim(job_id)
+            claim = await self._claim(job_id)
         except JobNotFound as exc:
             return JobOutcome(job_id, Outcome.FAILED, str(exc))
+        except ApiUnavailable as exc:
+            return self._claim_unanswered(job_id, exc)
         return await self._after_claim(job_id, claim)
+
+    async def _claim(self, job_id: str, seen: dict[str, Any] | None = None) -> Claim | ClaimRefused:
+        """Claim the job, keeping the claim's log lines (a retry, a read-back) for its log."""
+        with job_log.capture() as lines:
+            claim = await self.claimer.claim(job_id, seen=seen)
+        if isinstance(claim, Claim):
+            claim.log_lines = lines
+        return claim
+
+    def _claim_unanswered(self, job_id: str, exc: ApiError) -> JobOutcome:
+        """A claim the API never answered: whether it landed is unknown, so the job is left
+        to a later claim (PENDING, or IN_PROGRESS until its lease runs out); for SQS, the
+        record is redelivered (RELEASED)."""
+        what = "claim not answered" if isinstance(exc, ApiUnavailable) else "claim failed"
+        reason = self._redact(f"{what}, left to a later claim: {exc}")
+        log.warning("job %s: %s", job_id, reason)
+        return JobOutcome(job_id, Outcome.RELEASED, reason)
 
     async def drain(self, account_key: str) -> DrainSummary:
         """Claim and process claimable jobs of the account until none is left or time runs short."""
@@ -263,10 +291,16 @@ class JobProcessor:
 
         # Jobs given back are for the next invocation, not for this one's next pass.
         given_back: set[str] = set()
+        # A drain step that failed: no new claims; the jobs held are finished first.
+        failures: list[Exception] = []
 
         async def run(job: dict[str, Any]) -> JobOutcome:
             try:
-                claim = await self.claimer.claim(job["id"], seen=job)
+                try:
+                    claim = await self._claim(job["id"], seen=job)
+                except Exception as exc:
+                    failures.append(exc)
+                    return self._claim_unanswered(job["id"], _as_api_error(exc))
                 return await self._after_claim(job["id"], claim)
             finally:
                 slots.release()
@@ -277,14 +311,15 @@ class JobProcessor:
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
             oldest: str | None = None
-            async for job in self.api.claimable_jobs(
-                account_id, since, lease_cutoff(self.settings.lease_seconds)
-            ):
+            async for job in self._listed_until_failure(account_id, since, failures):
                 if job["id"] in given_back:
                     continue
                 if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
                     oldest = job["createdAt"]
                 await slots.acquire()
+                if failures:  # a claim failed past the retries: no new claims
+                    slots.release()
+                    break
                 if self.out_of_time():
                     slots.release()
                     summary.stopped_for_time = True
@@ -294,8 +329,12 @@ class JobProcessor:
                     )
                     break
                 tasks.append(asyncio.create_task(run(job)))
+            # Whatever stopped the listing, the jobs held are finished (or given back)
+            # before the drain returns and its caller closes the API client.
             outcomes = await asyncio.gather(*tasks)
             summary.outcomes.extend(outcomes)
+            if failures:
+                return self._drain_failed(summary, failures[0])
             given_back.update(o.job_id for o in outcomes if o.status == Outcome.RELEASED)
             # Jobs may have arrived while we worked: list again until a pass finds nothing to do.
             worked = [o for o in outcomes if o.status not in (Outcome.SKIPPED, Outcome.RELEASED)]
@@ -306,6 +345,30 @@ class JobProcessor:
             # (A lease that runs out meanwhile is the next invocation's to reclaim.)
             if oldest is not None and oldest > since:
                 since = oldest
+
+    async def _listed_until_failure(
+        self, account_id: str, since: str, failures: list[Exception]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The claimable jobs; a listing that fails past the retries ends the iteration,
+        its error in `failures`, so that the drain finishes the jobs it holds first."""
+        try:
+            async for job in self.api.claimable_jobs(
+                account_id, since, lease_cutoff(self.settings.lease_seconds)
+            ):
+                yield job
+        except Exception as exc:
+            failures.append(exc)
+
+    def _drain_failed(self, summary: DrainSummary, exc: Exception) -> DrainSummary:
+        """A listing or claim failed past the retries: the drain stops, with the error."""
+        error = _as_api_error(exc)
+        summary.error = self._redact(str(error))
+        log.error(
+            "drain stopped: %s; %d job(s) it held were finished or given back first",
+            summary.error,
+            len(summary.outcomes),
+        )
+        return summary
 
     # One job ------------------------------------------------------------------------
 
@@ -328,6 +391,7 @@ class JobProcessor:
         return outcome
 
     async def _run(self, claim: Claim, lines: list[str]) -> JobOutcome:
+        lines.extend(claim.log_lines)
         log.info("job %s claimed (attempt %d)", claim.job_id, claim.attempt)
         timings = Timings()
         try:
@@ -357,6 +421,8 @@ class JobProcessor:
             )
             await self._send_response(result_id)
             return await self._complete(claim, result_id, classification, scored.source)
+        except ApiUnavailable as exc:
+            return await self._give_back_after_fault(claim, exc)
         except EXPECTED_ERRORS as exc:
             from plexus.worker.score_pool import OutOfTime
 
@@ -431,8 +497,19 @@ class JobProcessor:
             await self.claimer.fail(claim, message, details)
         except ApiError as api_exc:
             # The job stays IN_PROGRESS; its lease expiring brings it back.
-            log.error("job %s: could not record the failure: %s", claim.job_id, api_exc)
+            log.error(
+                "job %s: could not record the failure (%s); left IN_PROGRESS for a claim "
+                "after its lease (PLEXUS_JOB_LEASE_SECONDS=%g)",
+                claim.job_id,
+                api_exc,
+                self.settings.lease_seconds,
+            )
         return JobOutcome(claim.job_id, Outcome.FAILED, message)
+
+    async def _give_back_after_fault(self, claim: Claim, exc: ApiUnavailable) -> JobOutcome:
+        """The API stayed unreachable past the retries: not the job's fault, so it goes back
+        to PENDING (counted against PLEXUS_JOB_MAX_ATTEMPTS) rather than FAILED."""
+        return await self._release(claim, f"Plexus API fault, not the job's: {exc}")
 
     async def _release(self, claim: Claim, reason: str) -> JobOutcome:
         """Give the job back before the invocation ends, rather than leave it to its lease."""
@@ -440,10 +517,18 @@ class JobProcessor:
         try:
             status = await self.claimer.release(claim, reason)
         except ApiError as api_exc:
-            log.error("job %s: could not give it back: %s", claim.job_id, api_exc)
+            log.error(
+                "job %s: could not give it back (%s); left IN_PROGRESS for a claim after its "
+                "lease (PLEXUS_JOB_LEASE_SECONDS=%g)",
+                claim.job_id,
+                api_exc,
+                self.settings.lease_seconds,
+            )
             return JobOutcome(claim.job_id, Outcome.RELEASED, reason)
         if status == "FAILED":
             return JobOutcome(claim.job_id, Outcome.FAILED, reason)
+        if status == "COMPLETED":  # an earlier, unanswered update had completed it
+            return JobOutcome(claim.job_id, Outcome.COMPLETED)
         log.warning("job %s given back to PENDING: %s", claim.job_id, reason)
         return JobOutcome(claim.job_id, Outcome.RELEASED, reason)
 
@@ -528,9 +613,29 @@ class JobProcessor:
         }
         try:
             await self.api.create_score_result(fields)
-        except ConditionFailed:
-            # An earlier attempt of this job created it before it died; keep that one.
-            log.info("score result %s already exists (earlier attempt)", result_id)
+        except ConditionFailed as exc:
+            # The id is the job's own: either this create's earlier send landed unanswered,
+            # or an earlier attempt of this job created it before it died; keep that one.
+            why = "this create's earlier send" if exc.retried else "an earlier attempt"
+            log.info("job %s: score result %s already exists (%s)", claim.job_id, result_id, why)
+
+
+async def finish_all(coroutines: Iterable[Awaitable[T]]) -> list[T]:
+    """Await every one, then raise the first error: unlike a bare gather, one job's error
+    never returns while the others are still in flight on the API client their caller is
+    about to close."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[T]", results)
+
+
+def _as_api_error(exc: Exception) -> ApiError:
+    """A failed drain step's error, as the API error the callers report."""
+    if isinstance(exc, ApiError):
+        return exc
+    return ApiError(f"internal error: {type(exc).__name__}: {exc}")
 
 
 def _trace(

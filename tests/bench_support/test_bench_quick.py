@@ -44,3 +44,12 @@ def test_cold_start_eager_imports_exist():
 
     missing = [m for m in cold_start.EAGER_IMPORTS if importlib.util.find_spec(m) is None]
     assert not missing
+
+
+@pytest.mark.slow
+def test_network_faults_benchmark_runs_in_quick_mode():
+    test_benchmark_runs_in_quick_mode("network_faults.py")
+
+
+def test_network_faults_benchmark_imports():
+    importlib.import_module("network_faults")

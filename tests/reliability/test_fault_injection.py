@@ -1,7 +1,7 @@
-"""Four worker processes over 300 jobs with faults injected, one of them killed mid-job.
+"""Four worker processes over 150 jobs with faults injected, one of them killed mid-job.
 
 Faults: the model answers 429, stalls past the client's timeout, or replies outside the
-classes in 10% of calls (seeded); 5% of score results cannot be stored in S3 (a proxy in
+classes in 12% of calls (seeded); 5% of score results cannot be stored in S3 (a proxy in
 front of moto refuses their uploads on every attempt); one worker is killed with SIGKILL
 while it holds four jobs at known points: two with their ScoreResult created but not yet
 marked COMPLETED, two waiting on the model. After the workers stop, more workers run, each
@@ -36,7 +36,9 @@ from tests.reliability.model_faults import ModelFaults, item_text
 from tests.reliability.workers import WorkerProcess, start_worker
 from tests.support.fake_openai import FakeOpenAI
 
-JOBS = 300
+# 150 jobs (300 before issue 22): every fault still happens several times over (the
+# out-of-class share was raised from 3 % to 5 % for that), at half the run's time.
+JOBS = 150
 LEASE_SECONDS = 3.0
 MODEL_TIMEOUT_SECONDS = 1.0
 S3_FAULT_RATE = 0.05
@@ -131,7 +133,7 @@ def test_four_workers_with_faults_and_a_kill(
         openai,
         rate_429=0.04,
         rate_timeout=0.03,
-        rate_bad_class=0.03,
+        rate_bad_class=0.05,
         seed=7,
         stall_seconds=MODEL_TIMEOUT_SECONDS * 2,
     )
@@ -164,6 +166,9 @@ def test_four_workers_with_faults_and_a_kill(
             "AWS_ENDPOINT_URL_S3": worker_env["AWS_ENDPOINT_URL"],
             # Its model never answers; it must still be waiting when it is killed.
             "PLEXUS_MODEL_TIMEOUT_SECONDS": "60",
+            # Its held writes must stay unanswered until it is killed, not time out into a
+            # retry that lands (the API client retries a read timeout).
+            "PLEXUS_API_TIMEOUT_SECONDS": "300",
         }
         started = time.monotonic()
         victim = start_worker("victim", victim_env, tmp_path)
