@@ -7,7 +7,8 @@ import json
 from functools import cache
 from typing import Any
 
-from plexus.core.errors import AttachmentError
+from plexus.clients.aws_faults import is_transient
+from plexus.core.errors import AttachmentError, ServiceUnavailable
 
 
 @cache
@@ -33,13 +34,16 @@ def _put(region: str | None, bucket: str, key: str, body: bytes, content_type: s
 
     try:
         _s3_client(region).put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise AttachmentError(
-            f"storing s3://{bucket}/{key} failed: {error.get('Code')}: {error.get('Message')}"
-        ) from None
-    except BotoCoreError as exc:
-        raise AttachmentError(f"storing s3://{bucket}/{key} failed: {exc}") from None
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            message = (
+                f"storing s3://{bucket}/{key} failed: {error.get('Code')}: {error.get('Message')}"
+            )
+        else:
+            message = f"storing s3://{bucket}/{key} failed: {exc}"
+        # An outage that outlasted boto3's retries is not the job's fault: it goes back.
+        raise (ServiceUnavailable if is_transient(exc) else AttachmentError)(message) from None
 
 
 async def upload_attachments(

@@ -41,6 +41,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from plexus.core.errors import ServiceUnavailable
 from plexus.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ class ApiError(RuntimeError):
     """The Plexus API answered with an error that is not a lost write condition."""
 
 
-class ApiUnavailable(ApiError):
+class ApiUnavailable(ApiError, ServiceUnavailable):
     """A transient fault (network, timeout, 429, 5xx) outlasted the retries: the API's
     trouble, not the job's. The job goes back to be claimed again."""
 

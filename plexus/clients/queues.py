@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from plexus.core.errors import JobFailure
+from plexus.clients.aws_faults import is_transient
+from plexus.core.errors import JobFailure, ServiceUnavailable
 
 
 class QueueError(JobFailure):
@@ -53,10 +54,12 @@ async def send_response(region: str | None, queue_url: str, score_result_id: str
             _sqs(region).send_message, QueueUrl=queue_url, MessageBody=body, **fifo
         )
     except (BotoCoreError, ClientError) as exc:
-        raise QueueError(
+        message = (
             f"score result {score_result_id} is stored, but sending it to "
             f"PLEXUS_RESPONSE_WORKER_QUEUE_URL failed: {_describe(exc)}"
-        ) from None
+        )
+        # An outage that outlasted boto3's retries is not the job's fault: it goes back.
+        raise (ServiceUnavailable if is_transient(exc) else QueueError)(message) from None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,13 @@ class JobFailure(Exception):
     """A job cannot be finished; the message says why, for the job's errorMessage."""
 
 
+class ServiceUnavailable(Exception):
+    """A service the job needs (the Plexus API, S3, SQS) kept failing with a transient fault
+    (connection, timeout, throttling, 5xx) past its client's retries. Not the job's fault,
+    so not a JobFailure: the job is given back for another claim (counted against
+    PLEXUS_JOB_MAX_ATTEMPTS) rather than FAILED."""
+
+
 class JobError(JobFailure, ValueError):
     """The job cannot be scored as given (missing item, score, version...)."""
 

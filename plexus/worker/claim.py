@@ -195,7 +195,7 @@ class Claimer:
             },
         )
 
-    async def release(self, claim: Claim, reason: str) -> str:
+    async def release(self, claim: Claim, reason: str, error_type: str = "OutOfTime") -> str:
         """Give a job this worker cannot finish back to PENDING for the next claim; after
         `max_attempts` give-backs, FAILED with the reason. Answers the status written (or,
         when an earlier write of this claim had landed unanswered, the status it wrote:
@@ -204,7 +204,7 @@ class Claimer:
         releases = int(metadata.get("releases", 0)) + 1
         if releases >= self.max_attempts:
             message = f"given back {releases} times, each time unfinished: {reason}"
-            done = await self.fail(claim, message, {"errorType": "OutOfTime", "releases": releases})
+            done = await self.fail(claim, message, {"errorType": error_type, "releases": releases})
             return FAILED if done else ""
         metadata["releases"] = releases
         try:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from plexus.clients.plexus_api import PREDICTION, ApiError, ApiUnavailable, ConditionFailed
 from plexus.core import job_log
-from plexus.core.errors import JobError, JobFailure
+from plexus.core.errors import JobError, JobFailure, ServiceUnavailable
 from plexus.core.settings import Settings, SettingsError
 from plexus.worker.claim import Claim, Claimer, ClaimRefused, JobNotFound, lease_cutoff, utc_iso
 from plexus.worker.scoring import Scored, ScoreRequest
@@ -421,7 +421,7 @@ class JobProcessor:
             )
             await self._send_response(result_id)
             return await self._complete(claim, result_id, classification, scored.source)
-        except ApiUnavailable as exc:
+        except ServiceUnavailable as exc:  # the Plexus API, S3 or SQS past their retries
             return await self._give_back_after_fault(claim, exc)
         except EXPECTED_ERRORS as exc:
             from plexus.worker.score_pool import OutOfTime
@@ -506,16 +506,22 @@ class JobProcessor:
             )
         return JobOutcome(claim.job_id, Outcome.FAILED, message)
 
-    async def _give_back_after_fault(self, claim: Claim, exc: ApiUnavailable) -> JobOutcome:
-        """The API stayed unreachable past the retries: not the job's fault, so it goes back
-        to PENDING (counted against PLEXUS_JOB_MAX_ATTEMPTS) rather than FAILED."""
-        return await self._release(claim, f"Plexus API fault, not the job's: {exc}")
+    async def _give_back_after_fault(self, claim: Claim, exc: ServiceUnavailable) -> JobOutcome:
+        """A service (the Plexus API, S3, SQS) kept failing past its retries: not the job's
+        fault, so it goes back to PENDING (counted against PLEXUS_JOB_MAX_ATTEMPTS) rather
+        than FAILED."""
+        service = "Plexus API" if isinstance(exc, ApiUnavailable) else "AWS"
+        return await self._release(
+            claim, f"{service} fault, not the job's: {exc}", error_type="ServiceUnavailable"
+        )
 
-    async def _release(self, claim: Claim, reason: str) -> JobOutcome:
+    async def _release(
+        self, claim: Claim, reason: str, error_type: str = "OutOfTime"
+    ) -> JobOutcome:
         """Give the job back before the invocation ends, rather than leave it to its lease."""
         reason = self._redact(reason)
         try:
-            status = await self.claimer.release(claim, reason)
+            status = await self.claimer.release(claim, reason, error_type)
         except ApiError as api_exc:
             log.error(
                 "job %s: could not give it back (%s); left IN_PROGRESS for a claim after its "
@@ -544,6 +550,8 @@ class JobProcessor:
         log.info("job %s: reusing score result %s", claim.job_id, cached["id"])
         try:
             await self._send_response(cached["id"])
+        except ServiceUnavailable as exc:
+            return await self._give_back_after_fault(claim, exc)
         except EXPECTED_ERRORS as exc:
             return await self._fail(claim, str(exc), exc)
         finished = await self.claimer.complete(
