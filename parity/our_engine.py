@@ -45,12 +45,16 @@ async def run_case(
         data = load_yaml(case["config"], case["id"])
         score = score_from_mapping(data, case["id"])
         name = score.name or "score"
+        scores = {name: score}
+        for index, text in enumerate(case.get("dependencies") or []):
+            dependency = score_from_mapping(load_yaml(text, f"{case['id']}#{index}"), case["id"])
+            scores[dependency.name or f"dependency {index}"] = dependency
         item = {
             "id": "parity",
             "text": case.get("text", ""),
             "metadata": case.get("metadata") or {},
         }
-        result = (await score_with_dependencies({name: score}, name, item, run))[name]
+        result = (await score_with_dependencies(scores, name, item, run))[name]
     except (JobFailure, ValueError) as exc:
         out["failed"] = f"{type(exc).__name__}: {exc}"
         return out
