@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parity.branch_cases import BRANCH_CASES
 from parity.case import DOC, HEAD, OUT, ROUTING_TEST, YN, Case
 from parity.doc_cases import DOC_CASES
 
@@ -748,6 +749,7 @@ CASES: list[Case] = [
 
 
 CASES.extend(DOC_CASES)
+CASES.extend(BRANCH_CASES)
 
 
 def by_id() -> dict[str, Case]:

@@ -156,7 +156,8 @@ class LangGraphScore(Score):
         conditions = entry.get("conditions")
         if conditions is not None:
             if not isinstance(conditions, list):
-                raise ScoreConfigError(f"{where}: conditions must be a list")
+                log.warning("%s: conditions is not a list; ignored, as Plexus does", where)
+                conditions = []
             for condition in conditions:
                 if not isinstance(condition, dict) or "value" not in condition:
                     raise ScoreConfigError(f"{where}: each condition needs a value")
@@ -236,6 +237,11 @@ class LangGraphScore(Score):
         self, node: BaseNode, state: GraphState, run: Run, record: NodeRecord
     ) -> None:
         for alias, original in (node.input_map or {}).items():
+            if node.kind == "LogicalNode" and alias not in state:
+                # Plexus runs a LogicalNode's input aliasing on its graph's state, which keeps
+                # only declared fields: an undeclared alias is dropped (other nodes' input
+                # mappings make Plexus fail; README, "a graph Plexus cannot run").
+                continue
             if isinstance(original, str) and original in state:
                 state[alias] = state[original]
         await node.execute(state, run, record)
@@ -277,7 +283,8 @@ class LangGraphScore(Score):
 
     def _condition_kept(self, state: GraphState, trace: list[TraceEntry], alias: str) -> bool:
         for entry in self.configs:
-            for condition in entry.get("conditions") or []:
+            conditions = entry.get("conditions")
+            for condition in conditions if isinstance(conditions, list) else []:
                 output = condition.get("output") or {}
                 if alias not in output:
                     continue
@@ -294,10 +301,11 @@ class LangGraphScore(Score):
                             if said == trigger and to_end:
                                 return True
                     continue
+                # Plexus sets the condition's value here on the state it then discards (its
+                # new state was copied before), so the field keeps what it held.
                 field = str(condition.get("state") or "classification")
                 holds = str(state.get(field) or "").lower() == trigger
                 if to_end and holds:
-                    state[alias] = output[alias]
                     return True
                 current = state.get(alias)
                 if to_end and current == output[alias] and current not in (None, ""):
@@ -317,7 +325,11 @@ class LangGraphScore(Score):
         conditions = entry.get("conditions")
         edge = entry.get("edge")
         target: str | None
-        if not last and "output" in entry:
+        if conditions is not None and not isinstance(conditions, list):
+            # Plexus logs "Conditions is not a list" and goes on to the next node, its
+            # edge: ignored with them.
+            target = END if last else following
+        elif not last and "output" in entry:
             _set(state, entry.get("output"))
             target = following
         elif conditions:
