@@ -41,6 +41,9 @@ NOT_REACHABLE: dict[str, dict[str, str]] = {
         "LangGraphScore._requires_confidence": CONFIDENCE,
         "LangGraphScore._apply_confidence_model_settings": CONFIDENCE,
     },
+    "plexus/scores/nodes/BaseNode.py": {
+        "BaseNode.build_compiled_workflow.store_node_result": "dead code: no edge leads into it",
+    },
     "plexus/scores/nodes/AgenticExtractor.py": {"*": REFUSED},
     "plexus/scores/nodes/ContextExtractor.py": {"*": REFUSED},
     "plexus/scores/nodes/NumericClassifier.py": {"*": REFUSED},
@@ -63,6 +66,25 @@ NODES = "plexus/scores/nodes/"
 RUN_PATH_FILES = ("plexus/scores/Score.py", "plexus/Scorecard.py")
 
 
+BATCH = (
+    "`batch: true` (Plexus's batch API, needs its API and a batch job), which this worker refuses"
+)
+# Line ranges of the reported files no score configuration reaches; a missed branch from or to
+# a line in a range is left out of the "reachable" figure.
+NOT_REACHABLE_LINES: dict[str, list[tuple[int, int, str]]] = {
+    "plexus/scores/nodes/Classifier.py": [(856, 967, BATCH)],
+    "plexus/scores/nodes/Generator.py": [(267, 378, BATCH)],
+}
+
+
+def _in_excluded_lines(rel: str, branch: list[int]) -> bool:
+    return any(
+        start <= line <= end
+        for start, end, _ in NOT_REACHABLE_LINES.get(rel, [])
+        for line in branch
+    )
+
+
 def _is_test(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.startswith("test_") or name.endswith("_test.py") or name == "__init__.py"
@@ -81,19 +103,24 @@ def _file_entry(rel: str, data: dict[str, Any]) -> dict[str, Any]:
         for name, fn in (data.get("functions") or {}).items():
             if name in excluded:
                 left_out += fn["summary"]["num_branches"] - fn["summary"]["covered_branches"]
+            else:
+                left_out += sum(
+                    1 for b in fn.get("missing_branches", []) if _in_excluded_lines(rel, b)
+                )
     return {
         "branches": data["summary"]["num_branches"],
         "reached": data["summary"]["covered_branches"],
         "reachable": data["summary"]["num_branches"] - left_out,
         "missed": _pairs(data.get("missing_branches", [])),
-        "missed_by_function": _missed_by_function(data, excluded),
+        "missed_by_function": _missed_by_function(rel, data, excluded),
     }
 
 
-def _missed_by_function(data: dict[str, Any], excluded: dict[str, str]) -> dict[str, int]:
+def _missed_by_function(rel: str, data: dict[str, Any], excluded: dict[str, str]) -> dict[str, int]:
+    """Missed branches still counted as reachable, per function."""
     out = {}
     for name, fn in (data.get("functions") or {}).items():
-        missed = fn["summary"]["num_branches"] - fn["summary"]["covered_branches"]
+        missed = sum(1 for b in fn.get("missing_branches", []) if not _in_excluded_lines(rel, b))
         if missed and name not in excluded and "*" not in excluded:
             out[name or "<module>"] = missed
     return out
