@@ -49,7 +49,29 @@ def procedure(body: str, key: str = "code") -> str:
     return TACTUS + f"{key}: |-\n{lines}"
 
 
+BEDROCK = HEAD.replace("ChatOpenAI", "BedrockChat").replace(
+    "gpt-4o-mini", "anthropic.claude-3-haiku-20240307-v1:0"
+)
+
 BRANCH_CASES: list[Case] = [
+    # BedrockChat: the InvokeModel body boto3 sends (LangChainUser.py, ChatBedrock) ----------
+    Case(
+        "bedrock_claude",
+        "LangChainUser.py _initialize_model (BedrockChat: ChatBedrock)",
+        g(
+            "  - name: judge\n    class: Classifier\n    valid_classes: ['Yes', 'No']\n"
+            "    system_message: You review call transcripts.\n"
+            '    user_message: "Greeting? {{text}}"\n',
+            head=BEDROCK,
+        ),
+        ["Yes"],
+    ),
+    Case(
+        "bedrock_claude_retry_region",
+        "LangChainUser.py (BedrockChat in model_region, a retry conversation)",
+        g(clf("judge"), head=BEDROCK + "model_region: us-west-2\ntemperature: 0.3\n"),
+        ["maybe", "No"],
+    ),
     # Generator.py: retries, the retry conversation, giving up ---------------------------------
     Case(
         "generator_empty_then_text",

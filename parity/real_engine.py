@@ -89,6 +89,10 @@ async def run_case(case: dict[str, Any]) -> dict[str, Any]:
     os.environ["OPENAI_BASE_URL"] = base_url
     os.environ["OPENAI_API_BASE"] = base_url
     os.environ["AZURE_API_BASE"] = case["azure_base"]
+    # BedrockChat: boto3's bedrock-runtime client, pointed at the fake model.
+    os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = case["base_url"]
+    os.environ["AWS_ACCESS_KEY_ID"] = "AKIDPARITY"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "parity-secret"
     os.environ["AZURE_API_KEY"] = "azure-parity"
     os.environ["AZURE_API_VERSION"] = case["azure_version"]
     path: list[str] = []
