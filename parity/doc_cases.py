@@ -270,6 +270,18 @@ DOC_CASES: list[Case] = [
         [],
     ),
     Case(
+        "rejected_logical_without_code",
+        "LogicalClassifier.Parameters (code required)",
+        g("  - name: lc\n    class: LogicalClassifier\n"),
+        [],
+    ),
+    Case(
+        "rejected_tactus_without_code",
+        "TactusScore.Parameters (code required)",
+        "name: No Code\nclass: TactusScore\nvalid_classes: ['Yes', 'No']\n",
+        [],
+    ),
+    Case(
         "rejected_classifier_without_classes",
         "Classifier.Parameters (valid_classes required)",
         g('  - name: judge\n    class: Classifier\n    user_message: "{{text}}"\n'),
