@@ -388,6 +388,37 @@ BRANCH_CASES: list[Case] = [
         },
     ),
     Case(
+        "tactus_metadata_already_parsed",
+        "TactusScore.py _parse_metadata_json_strings (dicts and lists kept, bad JSON kept)",
+        procedure(
+            "Procedure {\n"
+            "  input = { text = field.string{}, metadata = field.object{} },\n"
+            "  output = { value = field.string{required = true}, explanation = field.string{} },\n"
+            "  run = function(input)\n"
+            "    local m = input.metadata\n"
+            "    return { value = m.schools[1].name, explanation = m.metadata.k .. '/' .. m.other_data }\n"
+            "  end\n"
+            "}"
+        ),
+        [],
+        metadata={"metadata": {"k": "v"}, "schools": [{"name": "No"}], "other_data": "{bad"},
+    ),
+    Case(
+        "tactus_metadata_bad_inner_json",
+        "TactusScore.py _parse_metadata_json_strings (metadata.metadata not JSON)",
+        procedure(
+            "Procedure {\n"
+            "  input = { text = field.string{}, metadata = field.object{} },\n"
+            "  output = { value = field.string{required = true}, explanation = field.string{} },\n"
+            "  run = function(input)\n"
+            "    return { value = 'Yes', explanation = input.metadata.metadata }\n"
+            "  end\n"
+            "}"
+        ),
+        [],
+        metadata={"metadata": "{not json", "other_data": {"kind": "dict"}},
+    ),
+    Case(
         "tactus_code_fallback_and_confidence",
         "TactusScore.py Parameters.handle_tactus_code_fallback, _convert_confidence (number)",
         procedure(
