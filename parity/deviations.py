@@ -64,6 +64,11 @@ DEVIATIONS: dict[str, dict[str, Any]] = {
         "ours": {"tokens": {"prompt": 200, "completion": 20, "total": 220}},
         "row": EXPLANATION_MODEL_ROW,
     },
+    "explanation_model_multiclass": {
+        "fields": ("tokens", "cost"),
+        "ours": {"tokens": {"prompt": 200, "completion": 20, "total": 220}},
+        "row": EXPLANATION_MODEL_ROW,
+    },
     "tactus_classify_yes": {
         "fields": ("tokens",),
         "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},

@@ -264,6 +264,18 @@ DOC_CASES: list[Case] = [
         ["Yes", "Because of the hello."],
     ),
     Case(
+        "explanation_model_multiclass",
+        "MultiClassClassifier.py explanation_model",
+        g(
+            "  - name: mc\n    class: MultiClassClassifier\n    valid_classes: [Billing, Cancel]\n"
+            '    system_message: Topic.\n    user_message: "{{text}}"\n    explanation_message: Why?\n'
+            "    explanation_model:\n      model_provider: ChatOpenAI\n      model_name: gpt-4o\n"
+            "      temperature: 0.2\n",
+            output=VALUE_OUT,
+        ),
+        ["Cancel", "They asked to cancel."],
+    ),
+    Case(
         "rejected_unknown_node_class",
         "LangGraphScore.py build_compiled_workflow (Could not import class)",
         g("  - name: judge\n    class: NoSuchClassifier\n    user_message: hi\n"),

@@ -225,6 +225,7 @@ class BaseNode:
         messages: list[dict[str, str]],
         answer: str,
         value: str,
+        model: ModelChoice | None = None,
     ) -> str:
         """Ask `prompt` after the model's `answer`, in the same conversation."""
         follow_up = prompt.render({**state, "classification": value})
@@ -233,7 +234,7 @@ class BaseNode:
             {"role": "assistant", "content": answer},
             {"role": "user", "content": follow_up},
         ]
-        return (await self.call_model(run, record, conversation)).text
+        return (await self.call_model(run, record, conversation, model=model)).text
 
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         """Read and update the state (the node's core; mappings are LangGraphScore's)."""
