@@ -139,6 +139,22 @@ async def ours_view(case: Case, server: FakeModel, key: str) -> dict[str, Any]:
     return view(outcome, server.requests(key), node_names(case))
 
 
+def frames_only(traceback: str) -> str:
+    """A traceback without its source lines: where it failed and the error, no Plexus code."""
+    kept: list[str] = []
+    skip_source = False
+    for line in traceback.splitlines():
+        if line.startswith("  File "):
+            kept.append(line)
+            skip_source = True
+        elif skip_source and line.startswith("    "):
+            continue  # the frame's source line and its ^^^ markers
+        else:
+            skip_source = False
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def golden_path(case_id: str) -> Path:
     return GOLDEN / f"{case_id}.json"
 
@@ -195,7 +211,7 @@ def refresh(args: argparse.Namespace) -> int:
                 "view": view(outcome, requests, node_names(case)),
             }
             if outcome.get("traceback"):
-                golden["returned"]["traceback_tail"] = outcome["traceback"][-800:]
+                golden["returned"]["traceback_tail"] = frames_only(outcome["traceback"])[-800:]
             golden_path(case.id).write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
             ours = asyncio.run(ours_view(case, server, f"o-{case.id}"))
             rows.append((case.id, differences(golden["view"], ours)))
