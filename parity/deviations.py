@@ -69,6 +69,11 @@ DEVIATIONS: dict[str, dict[str, Any]] = {
         "ours": {"tokens": {"prompt": 200, "completion": 20, "total": 220}},
         "row": EXPLANATION_MODEL_ROW,
     },
+    "docstring_tactusscore": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TACTUS_TOKENS_ROW,
+    },
     "tactus_classify_yes": {
         "fields": ("tokens",),
         "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},

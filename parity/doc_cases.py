@@ -229,7 +229,39 @@ TACTUS_CLASSIFY = (
 
 EDGE_ROUTING = 'name: Good Call\nclass: LangGraphScore\nmodel_provider: ChatOpenAI\nmodel_name: gpt-4o-mini\ngraph:\n  - name: customer_type_classifier\n    class: LogicalClassifier\n    code: |\n      def score(parameters: Score.Parameters, input: Score.Input) -> Score.Result:\n          revenue_only = input.metadata.get("customer_type") == "revenue only"\n          return Score.Result(\n              parameters=parameters,\n              value="Yes" if revenue_only else "No",\n              metadata={"explanation": f"customer type is {input.metadata.get(\'customer_type\')}"},\n          )\n    conditions:\n      - value: "Yes"\n        node: revenue_only_classifier\n        output:\n          value: classification\n          explanation: explanation\n      - value: "No"\n        node: END\n        output:\n          value: "NA"\n          explanation: "Not a revenue-only customer"\n  - name: revenue_only_classifier\n    class: Classifier\n    valid_classes: ["Yes", "No"]\n    system_message: You judge sales calls.\n    user_message: |\n      Was this a good call?\n\n      {{text}}\n    edge:\n      node: non_qualifying_reason_classifier_revonly\n      output:\n        good_call: classification\n        good_call_explanation: explanation\n  - name: non_qualifying_reason_classifier_revonly\n    class: Classifier\n    valid_classes: ["Price", "Timing", "None"]\n    system_message: You find why a call did not qualify.\n    user_message: |\n      The call was judged good: {{ good_call }}.\n      Why did the customer not qualify?\n\n      {{text}}\n    edge:\n      node: END\n      output:\n        non_qualifying_reason: classification\n        non_qualifying_explanation: explanation\noutput:\n  value: good_call\n  explanation: good_call_explanation\n'
 
+# The class docstrings' examples, as written (LangGraphScore's uses a node format no class reads).
+LANGGRAPH_DOCSTRING = (
+    "class: LangGraphScore\nmodel_provider: AzureChatOpenAI\nmodel_name: gpt-4\ngraph:\n"
+    "  - name: extract_context\n    type: prompt\n    template: Extract relevant context...\n"
+    "    output: context\n"
+    "  - name: classify\n    type: prompt\n    template: Based on the context...\n"
+    "    input: context\n    output: classification\n"
+    "  - name: validate\n    type: condition\n    input: classification\n    conditions:\n"
+    "      - value: Yes\n        goto: explain_yes\n      - value: No\n        goto: explain_no\n"
+)
+TACTUS_DOCSTRING = (
+    "class: TactusScore\ncode: |\n"
+    '  default_model "openai/gpt-4o-mini"\n'
+    "  ClassifyProcedure {\n"
+    '    classes = {"YES", "NO"},\n'
+    "    system_message = [[\n  Classification instructions...\n  ]],\n"
+    "    user_message = [[\n  Analyze: <transcript>{{ text }}</transcript>\n  ]]\n"
+    "  }\n"
+)
+
 DOC_CASES: list[Case] = [
+    Case(
+        "docstring_langgraphscore",
+        "plexus/scores/LangGraphScore.py class docstring (its example graph)",
+        LANGGRAPH_DOCSTRING,
+        [],
+    ),
+    Case(
+        "docstring_tactusscore",
+        "plexus/scores/TactusScore.py class docstring (its example, default_model as the harness serves)",
+        TACTUS_DOCSTRING,
+        ["YES"],
+    ),
     Case(
         "plexus_test_final_node_edge_to_end",
         "tests/test_langgraph_edge_configuration.py (test_final_node_edge_configuration_to_end)",
