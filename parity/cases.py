@@ -7,28 +7,11 @@ what the fake model answers, in order; usage defaults to 100 prompt and 10 compl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DOC = "documentation/agent/score-authoring/score-yaml-format.md"
-ROUTING_TEST = "plexus/scores/test_langgraphscore_routing.py"
-HEAD = "name: Parity\nclass: LangGraphScore\nmodel_provider: ChatOpenAI\nmodel_name: gpt-4o-mini\n"
-OUT = "output:\n  value: classification\n  explanation: explanation\n"
-TEXT = "Agent: Hello, thank you for calling. Customer: I want to cancel my order."
-YN = "valid_classes: ['Yes', 'No']"
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    source: str
-    config: str
-    replies: list[Any] = field(default_factory=list)
-    text: str = TEXT
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+from parity.branch_cases import BRANCH_CASES
+from parity.case import DOC, HEAD, OUT, ROUTING_TEST, YN, Case
+from parity.doc_cases import DOC_CASES
 
 
 def score(graph: str, head: str = HEAD, output: str | None = OUT) -> str:
@@ -765,6 +748,10 @@ CASES: list[Case] = [
 ]
 
 
+CASES.extend(DOC_CASES)
+CASES.extend(BRANCH_CASES)
+
+
 def by_id() -> dict[str, Case]:
     out: dict[str, Case] = {}
     for case in CASES:
@@ -772,6 +759,12 @@ def by_id() -> dict[str, Case]:
             raise ValueError(f"two cases are named {case.id}")
         out[case.id] = case
     return out
+
+
+def dependency_configs(case: Case) -> list[dict[str, Any]]:
+    from ruamel.yaml import YAML
+
+    return [YAML(typ="safe", pure=True).load(text) for text in case.dependencies]
 
 
 def node_names(case: Case) -> list[str]:

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 # Usage the server reports when a reply names none: fixed, so tokens and cost are comparable.
 DEFAULT_PROMPT_TOKENS = 100
@@ -152,6 +153,33 @@ def _response(reply: Reply, model: str) -> dict[str, Any]:
     }
 
 
+def _bedrock_invoke(reply: Reply, model: str) -> dict[str, Any]:
+    """Bedrock InvokeModel for an Anthropic model: the Messages API's answer."""
+    return {
+        "id": f"msg_bdrk_{uuid.uuid4().hex[:12]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": reply.content}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": reply.prompt_tokens, "output_tokens": reply.completion_tokens},
+    }
+
+
+def _bedrock_converse(reply: Reply) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": reply.content}]}},
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": reply.prompt_tokens,
+            "outputTokens": reply.completion_tokens,
+            "totalTokens": reply.prompt_tokens + reply.completion_tokens,
+        },
+        "metrics": {"latencyMs": 1},
+    }
+
+
 def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -162,9 +190,13 @@ def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _send(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -189,7 +221,16 @@ def _handler(owner: FakeModel) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
                 return
             model = str(body.get("model") or "unknown") if isinstance(body, dict) else "unknown"
-            if endpoint.endswith("/responses"):
+            if endpoint.startswith("/model/") and endpoint.endswith("/invoke"):
+                # Bedrock also gives the token counts as headers (what LangChain reads).
+                counts = {
+                    "x-amzn-bedrock-input-token-count": str(reply.prompt_tokens),
+                    "x-amzn-bedrock-output-token-count": str(reply.completion_tokens),
+                }
+                self._send(200, _bedrock_invoke(reply, unquote(endpoint.split("/")[2])), counts)
+            elif endpoint.startswith("/model/") and endpoint.endswith("/converse"):
+                self._send(200, _bedrock_converse(reply))
+            elif endpoint.endswith("/responses"):
                 self._send(200, _response(reply, model))
             else:
                 self._send(200, _chat(reply, model))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,6 +14,29 @@ if TYPE_CHECKING:
     from plexus.scores.run import ScoringSettings
 
 AZURE_VERSION = "2024-10-21"
+BEDROCK_ENV = ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+@contextmanager
+def bedrock_at(base_url: str) -> Iterator[None]:
+    """boto3's bedrock-runtime client pointed at the fake model (with throwaway credentials),
+    for the time of the block; the environment is restored after."""
+    saved = {name: os.environ.get(name) for name in BEDROCK_ENV}
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": base_url,
+            "AWS_ACCESS_KEY_ID": "AKIDPARITY",
+            "AWS_SECRET_ACCESS_KEY": "parity-secret",
+        }
+    )
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def settings_for(base_url: str, azure_base: str) -> ScoringSettings:
@@ -33,6 +59,13 @@ async def run_case(
 ) -> dict[str, Any]:
     """The case's outcome. `models` may be shared by many runs, as the worker shares it;
     by default the run has its own, closed at the end."""
+    with bedrock_at(base_url):
+        return await _run_case(case, base_url, azure_base, models)
+
+
+async def _run_case(
+    case: dict[str, Any], base_url: str, azure_base: str, models: Models | None
+) -> dict[str, Any]:
     from plexus.core.errors import JobFailure
     from plexus.scores.config import load_yaml, score_from_mapping
     from plexus.scores.run import Run
@@ -45,12 +78,16 @@ async def run_case(
         data = load_yaml(case["config"], case["id"])
         score = score_from_mapping(data, case["id"])
         name = score.name or "score"
+        scores = {name: score}
+        for index, text in enumerate(case.get("dependencies") or []):
+            dependency = score_from_mapping(load_yaml(text, f"{case['id']}#{index}"), case["id"])
+            scores[dependency.name or f"dependency {index}"] = dependency
         item = {
             "id": "parity",
             "text": case.get("text", ""),
             "metadata": case.get("metadata") or {},
         }
-        result = (await score_with_dependencies({name: score}, name, item, run))[name]
+        result = (await score_with_dependencies(scores, name, item, run))[name]
     except (JobFailure, ValueError) as exc:
         out["failed"] = f"{type(exc).__name__}: {exc}"
         return out

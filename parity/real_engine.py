@@ -55,26 +55,73 @@ def _plain(value: Any) -> Any:
         return repr(value)
 
 
+def _usage_of(cost: dict[str, Any]) -> dict[str, Any]:
+    """Token counts from a cost record (TactusScore keeps no token usage of its own)."""
+    return {
+        k: int(cost.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
+
+
+async def _score(config: dict[str, Any]) -> Any:
+    """The score object, created as Plexus's Scorecard creates it (`create(**config)`)."""
+    kind = config.get("class")
+    if kind == "TactusScore":
+        from plexus.scores.TactusScore import TactusScore
+
+        return await TactusScore.create(**config)
+    from plexus.scores.LangGraphScore import LangGraphScore
+
+    return await LangGraphScore.create(**config)
+
+
 async def run_case(case: dict[str, Any]) -> dict[str, Any]:
     from ruamel.yaml import YAML
 
-    from plexus.scores.LangGraphScore import LangGraphScore
     from plexus.scores.Score import Score
 
     os.environ["OPENAI_API_KEY"] = "sk-parity"
-    os.environ["OPENAI_BASE_URL"] = case["base_url"]
-    os.environ["OPENAI_API_BASE"] = case["base_url"]
+    # tactus (dspy) keeps the first model client of the process: Tactus cases reach the fake
+    # model's "current" script, which the harness points at the case before sending it.
+    tactus = "TactusScore" in case["config"] or any(
+        d.get("class") == "TactusScore" for d in case.get("dependencies") or []
+    )
+    base_url = case["current_url"] if tactus else case["base_url"]
+    os.environ["OPENAI_BASE_URL"] = base_url
+    os.environ["OPENAI_API_BASE"] = base_url
     os.environ["AZURE_API_BASE"] = case["azure_base"]
+    # BedrockChat: boto3's bedrock-runtime client, pointed at the fake model.
+    os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = case["base_url"]
+    os.environ["AWS_ACCESS_KEY_ID"] = "AKIDPARITY"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "parity-secret"
     os.environ["AZURE_API_KEY"] = "azure-parity"
     os.environ["AZURE_API_VERSION"] = case["azure_version"]
     path: list[str] = []
     out: dict[str, Any] = {"id": case["id"]}
     try:
         config = YAML(typ="safe", pure=True).load(case["config"])
-        score = await LangGraphScore.create(**config)
-        score.workflow = PathRecorder(score.workflow, path)
+        previous: list[Any] = []
+        for dependency in case.get("dependencies") or []:
+            # A scorecard case: the scores it depends on first, their results handed on as
+            # Plexus's Scorecard hands them (Score.Result objects named by their score).
+            dep_score = await _score(dependency)
+            dep_result = await dep_score.predict(
+                Score.Input(
+                    text=case.get("text", ""),
+                    metadata=dict(case.get("metadata") or {}),
+                    results=list(previous),
+                )
+            )
+            dep_result.parameters = Score.Parameters(name=dependency["name"])
+            previous.append(dep_result)
+        score = await _score(config)
+        if hasattr(score, "workflow"):
+            score.workflow = PathRecorder(score.workflow, path)
         result = await score.predict(
-            Score.Input(text=case.get("text", ""), metadata=case.get("metadata") or {}, results=[])
+            Score.Input(
+                text=case.get("text", ""),
+                metadata=dict(case.get("metadata") or {}),
+                results=previous,
+            )
         )
         out.update(
             value=_plain(result.value),
@@ -83,7 +130,11 @@ async def run_case(case: dict[str, Any]) -> dict[str, Any]:
             error=_plain(getattr(result, "error", None)),
         )
         cost = score.get_accumulated_costs()
-        out["usage"] = {k: _plain(v) for k, v in score.get_token_usage().items()}
+        out["usage"] = (
+            {k: _plain(v) for k, v in score.get_token_usage().items()}
+            if hasattr(score, "get_token_usage")
+            else _usage_of(cost)
+        )
         out["cost"] = json.loads(json.dumps(cost, default=str))
     except Exception as exc:  # a crash at create time: recorded as the outcome
         out.update(crash=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
@@ -97,7 +148,13 @@ async def main(checkout: str) -> int:
     logging.disable(logging.CRITICAL)
     import plexus  # noqa: F401  (fail early and clearly when the checkout is wrong)
 
-    for line in sys.stdin:
+    # One case a line; each answered before the next is read, so the harness can point its
+    # fake model at the case (a process-wide model client, such as tactus's dspy LM, keeps
+    # the first base URL it was given).
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
         if not line.strip():
             continue
         case = json.loads(line)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.core.cost import Cost
@@ -80,6 +81,11 @@ SCORE_DEFAULTS = {
     "single_line_messages": False,
 }
 OPERATORS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+# Node classes whose Plexus implementation writes an entry into the state's trace (log_state);
+# LogicalNode, built with its graph's state class, does not.
+TRACED_NODES = frozenset(
+    {"Classifier", "Extractor", "FuzzyMatchClassifier", "Generator", "LogicalClassifier"}
+)
 
 
 class LangGraphScore(Score):
@@ -150,7 +156,8 @@ class LangGraphScore(Score):
         conditions = entry.get("conditions")
         if conditions is not None:
             if not isinstance(conditions, list):
-                raise ScoreConfigError(f"{where}: conditions must be a list")
+                log.warning("%s: conditions is not a list; ignored, as Plexus does", where)
+                conditions = []
             for condition in conditions:
                 if not isinstance(condition, dict) or "value" not in condition:
                     raise ScoreConfigError(f"{where}: each condition needs a value")
@@ -190,7 +197,7 @@ class LangGraphScore(Score):
             chat_history=[],
         )
         records: list[NodeRecord] = []
-        fired: set[str] = set()  # fields an END condition set; the final output keeps them
+        trace: list[TraceEntry] = []  # what Plexus's state.metadata["trace"] would hold
         position: int | None = 0
         steps = 0
         while position is not None:
@@ -204,21 +211,14 @@ class LangGraphScore(Score):
             run.progress(f"node {node.name} ({node.kind})")
             await self._run_node(node, state, run, record)
             record.seconds = time.perf_counter() - started
-            position = self._route(position, entry, state, record, fired)
+            if node.kind in TRACED_NODES:
+                trace.append(TraceEntry(node.name, classification=state.get("classification")))
+            position = self._route(position, entry, state, record, trace)
             run.progress(
                 f"node {node.name}: classification={state.get('classification')!r} -> {record.route}"
             )
         if self.output_map:
-            for alias, original in self.output_map.items():
-                if alias in fired:
-                    continue
-                if isinstance(original, str) and original in state:
-                    value = state[original]
-                    if value is None:
-                        value = "No" if alias == "value" else ""
-                    state[alias] = value
-                else:
-                    state[alias] = original
+            self._final_output(state, trace)
         value = state.get("value")
         if value is None:
             # LangGraphScore.predict: a graph that sets no value answers "No".
@@ -237,6 +237,11 @@ class LangGraphScore(Score):
         self, node: BaseNode, state: GraphState, run: Run, record: NodeRecord
     ) -> None:
         for alias, original in (node.input_map or {}).items():
+            if node.kind == "LogicalNode" and alias not in state:
+                # Plexus runs a LogicalNode's input aliasing on its graph's state, which keeps
+                # only declared fields: an undeclared alias is dropped (other nodes' input
+                # mappings make Plexus fail; README, "a graph Plexus cannot run").
+                continue
             if isinstance(original, str) and original in state:
                 state[alias] = state[original]
         await node.execute(state, run, record)
@@ -258,20 +263,73 @@ class LangGraphScore(Score):
             if state.get(k) is not None
         }
 
+    def _final_output(self, state: GraphState, trace: list[TraceEntry]) -> None:
+        """The score's `output:` at END, as Plexus's output aliasing applies it: an alias that a
+        condition's `output:` names is kept as it stands when that condition fired (whatever
+        node it routed to); with no trace at all (no node that records one ran and no
+        condition fired), an END condition whose trigger the state now holds sets its own
+        output value, and a value equal to an END condition's output is kept. Every other
+        alias copies its field (None gives "No" for `value`, "" otherwise) or is a literal."""
+        for alias, original in (self.output_map or {}).items():
+            if self._condition_kept(state, trace, alias):
+                continue
+            if isinstance(original, str) and original in state:
+                value = state[original]
+                if value is None:
+                    value = "No" if alias == "value" else ""
+                state[alias] = value
+            else:
+                state[alias] = original
+
+    def _condition_kept(self, state: GraphState, trace: list[TraceEntry], alias: str) -> bool:
+        for entry in self.configs:
+            conditions = entry.get("conditions")
+            for condition in conditions if isinstance(conditions, list) else []:
+                output = condition.get("output") or {}
+                if alias not in output:
+                    continue
+                trigger = str(condition["value"]).lower()
+                to_end = condition.get("node") == END
+                name = node_name(entry)
+                if trace:
+                    for item in trace:
+                        if item.name.startswith(f"{name}_value_setter"):
+                            if (item.trigger or "").lower() == trigger and alias in item.outputs:
+                                return True
+                        elif item.name == name:
+                            said = str(item.classification or "").lower()
+                            if said == trigger and to_end:
+                                return True
+                    continue
+                # Plexus sets the condition's value here on the state it then discards (its
+                # new state was copied before), so the field keeps what it held.
+                field = str(condition.get("state") or "classification")
+                holds = str(state.get(field) or "").lower() == trigger
+                if to_end and holds:
+                    return True
+                current = state.get(alias)
+                if to_end and current == output[alias] and current not in (None, ""):
+                    return True
+        return False
+
     def _route(
         self,
         position: int,
         entry: dict[str, Any],
         state: GraphState,
         record: NodeRecord,
-        fired: set[str],
+        trace: list[TraceEntry],
     ) -> int | None:
         last = position == len(self.nodes) - 1
         following = None if last else self.nodes[position + 1].name
         conditions = entry.get("conditions")
         edge = entry.get("edge")
         target: str | None
-        if not last and "output" in entry:
+        if conditions is not None and not isinstance(conditions, list):
+            # Plexus logs "Conditions is not a list" and goes on to the next node, its
+            # edge: ignored with them.
+            target = END if last else following
+        elif not last and "output" in entry:
             _set(state, entry.get("output"))
             target = following
         elif conditions:
@@ -284,8 +342,14 @@ class LangGraphScore(Score):
                 record.condition = str(matched["value"])
                 target = matched.get("node") or (END if last else following)
                 set_fields = _set(state, matched.get("output"))
-                if target == END:
-                    fired.update(set_fields)
+                # Plexus's condition value setter records itself in the trace.
+                trace.append(
+                    TraceEntry(
+                        f"{node_name(entry)}_value_setter_{conditions.index(matched)}",
+                        trigger=str(matched["value"]),
+                        outputs=tuple(set_fields),
+                    )
+                )
             elif edge:
                 target = edge.get("node") or (END if last else following)
                 _set(state, edge.get("output"))
@@ -303,6 +367,21 @@ class LangGraphScore(Score):
             target = END if last else following
         record.route = target or END
         return None if target in (None, END) else self.index[target]
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One entry of Plexus's `metadata["trace"]["node_results"]`, as far as routing reads it:
+    a node that records itself (its classification) or a condition's value setter."""
+
+    name: str
+    classification: Any = None
+    trigger: str | None = None
+    outputs: tuple[str, ...] = ()
+
+
+def node_name(entry: dict[str, Any]) -> str:
+    return str(entry["name"])
 
 
 def _set(state: GraphState, output: dict[str, Any] | None) -> list[str]:

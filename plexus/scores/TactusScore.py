@@ -148,7 +148,9 @@ class TactusScore(Score):
             explanation = output.get("explanation")
             confidence = output.get("confidence")
         else:
-            value, explanation, confidence = output, None, None
+            # Plexus stores str() of anything else: a procedure that returns nothing scores
+            # the value "None", and users evaluating with Plexus see that answer.
+            value, explanation, confidence = str(output), None, None
         if value is None:
             raise TactusProcedureError(
                 f"TactusScore {procedure_id!r}: the procedure returned no 'value' "
@@ -162,7 +164,7 @@ class TactusScore(Score):
             log.warning("TactusScore %r returned %r, not one of %s", procedure_id, value, classes)
         return ScoreResult(
             value=value,
-            explanation="" if explanation is None else str(explanation),
+            explanation=None if explanation is None else str(explanation),
             confidence=convert_confidence(confidence),
             cost=cost,
             trace={"tactus": trace_of(result, done.cost_events)},

@@ -3,8 +3,9 @@
 - `ChatOpenAI`: openai's AsyncOpenAI (`OPENAI_API_KEY`, `OPENAI_BASE_URL`);
 - `AzureChatOpenAI`: openai's AsyncAzureOpenAI; `model_name` is the deployment
   (`AZURE_API_KEY`, `AZURE_API_BASE`, `AZURE_API_VERSION`, Plexus's own names);
-- `BedrockChat`: boto3's bedrock-runtime Converse API in `model_region` (default us-east-1,
-  as Plexus).
+- `BedrockChat`: boto3's bedrock-runtime in `model_region` (default us-east-1, as Plexus):
+  Anthropic models through InvokeModel with the Messages body Plexus's ChatBedrock sends
+  (checked against the real engine by the parity harness), other models through Converse.
 
 Throttling and timeouts are retried by each client (`PLEXUS_MODEL_MAX_RETRIES`); what is
 left surfaces as `ModelCallError` naming the model. Every call's tokens are priced from
@@ -14,6 +15,7 @@ genai-prices' table; a model it does not know costs 0, as in Plexus.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -281,11 +283,73 @@ class Models:
             )
         return self._clients[key]
 
+    async def _bedrock_anthropic(
+        self, client: Any, region: str, choice: ModelChoice, messages: list[dict[str, str]]
+    ) -> Completion:
+        """An Anthropic model through InvokeModel, with the body Plexus's ChatBedrock sends:
+        the Messages API (`anthropic_version`, `messages`, `system`, `max_tokens`,
+        `temperature`)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        body: dict[str, Any] = {
+            "anthropic_version": "bedrock-2023-05-31",
+            "messages": [
+                {
+                    "role": "assistant" if m["role"] == "assistant" else "user",
+                    "content": m["content"],
+                }
+                for m in messages
+                if m["role"] != "system"
+            ],
+        }
+        if system:
+            body["system"] = system
+        if choice.max_tokens:
+            body["max_tokens"] = choice.max_tokens
+        if choice.temperature is not None:
+            body["temperature"] = choice.temperature
+        started = time.perf_counter()
+        try:
+            response = await asyncio.to_thread(
+                client.invoke_model,
+                modelId=choice.name,
+                body=json.dumps(body),
+                contentType="application/json",
+                accept="application/json",
+            )
+            answer = json.loads(response["body"].read())
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise ModelCallError(
+                f"Bedrock model {choice.name} ({region}) failed: "
+                f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:300]}"
+            ) from None
+        except BotoCoreError as exc:
+            raise ModelCallError(
+                f"Bedrock model {choice.name} ({region}) unreachable: {exc}"
+            ) from None
+        parts = answer.get("content") or []
+        text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+        usage = answer.get("usage") or {}
+        return Completion(
+            text=text,
+            prompt_tokens=int(usage.get("input_tokens") or 0),
+            completion_tokens=int(usage.get("output_tokens") or 0),
+            cached_tokens=int(usage.get("cache_read_input_tokens") or 0),
+            model=choice.name,
+            seconds=time.perf_counter() - started,
+            id=answer.get("id"),
+            finish_reason=answer.get("stop_reason"),
+        )
+
     async def _bedrock(self, choice: ModelChoice, messages: list[dict[str, str]]) -> Completion:
         from botocore.exceptions import BotoCoreError, ClientError
 
         region = choice.region or "us-east-1"
         client = self._bedrock_client(region)
+        if "anthropic" in choice.name:
+            return await self._bedrock_anthropic(client, region, choice, messages)
         system = [{"text": m["content"]} for m in messages if m["role"] == "system"]
         turns: list[dict[str, Any]] = []
         for m in messages:

@@ -11,7 +11,8 @@ from plexus.core.cost import Cost
 @dataclass(frozen=True)
 class ScoreResult:
     value: str
-    explanation: str
+    # None where Plexus gives none (a Tactus procedure that returns no explanation).
+    explanation: str | None
     confidence: float | None
     # Tokens and USD in Plexus's cost format, one component per node that called a model.
     cost: Cost = field(default_factory=Cost)
@@ -36,7 +37,7 @@ class ScoreResult:
     def from_json(cls, data: dict[str, Any]) -> ScoreResult:
         return cls(
             value=str(data["value"]),
-            explanation=str(data.get("explanation") or ""),
+            explanation=None if data.get("explanation") is None else str(data["explanation"]),
             confidence=data.get("confidence"),
             cost=Cost.from_json(data.get("cost")),
             trace=dict(data.get("trace") or {}),

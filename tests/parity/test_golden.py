@@ -75,3 +75,32 @@ def test_engine_matches_plexus(path: Path, engine: SharedEngine) -> None:
     if deviation["fields"]:
         # A declared deviation that no longer differs should be removed from deviations.py.
         assert any(ours[f] != golden["view"][f] for f in deviation["fields"]), path.stem
+
+
+def _what_plexus_names(crash: str) -> str:
+    """The offending name in the real engine's load error: the field of a pydantic
+    ValidationError ("1 validation error for Parameters\\nvalid_classes\\n  Field required"),
+    or the node class of a ModuleNotFoundError ("No module named 'plexus.scores.nodes.X'")."""
+    kind, _, message = crash.partition(": ")
+    if kind == "ValidationError":
+        return message.splitlines()[1].strip()
+    if kind == "ModuleNotFoundError":
+        return message.rstrip("'").rsplit(".", 1)[-1]
+    raise AssertionError(f"an unexpected load error from Plexus: {crash[:200]}")
+
+
+REJECTED = [f for f in FILES if f.stem.startswith("rejected_")]
+
+
+@pytest.mark.parametrize("path", REJECTED, ids=[f.stem for f in REJECTED])
+def test_a_rejected_configuration_fails_at_load_naming_what_plexus_names(
+    path: Path, engine: SharedEngine
+) -> None:
+    # Plexus refuses these at create (no model call); so does this engine, with a
+    # configuration error that names the same field or node class.
+    golden = json.loads(path.read_text(encoding="utf-8"))
+    assert golden["returned"].get("crash") and not golden["sent"], path.stem
+    outcome, requests = engine.run(golden["case"], f"r-{path.stem}")
+    assert not requests
+    assert str(outcome.get("failed", "")).startswith("ScoreConfigError: "), outcome
+    assert _what_plexus_names(golden["returned"]["crash"]) in outcome["failed"]

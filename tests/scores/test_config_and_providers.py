@@ -158,13 +158,15 @@ def test_azure_without_its_key_names_the_variable(scoring, openai):
 
 def test_bedrock_through_boto3_converse(scoring, openai):
     # moto 5 has no bedrock-runtime Converse; the test server speaks it on 127.0.0.1.
-    model = "anthropic.claude-3-haiku-20240307-v1:0"
+    # (Anthropic models go through InvokeModel with the body Plexus's ChatBedrock sends,
+    # held to the real engine's by the parity cases bedrock_claude*.)
+    model = "amazon.nova-lite-v1:0"
     openai.reply("The agent said hello. Yes", 200, 20)
     result = score_text(parse_score_config(yes_no("BedrockChat", model)), scoring, "Agent: hello")
     assert result.value == "Yes"
     [request] = openai.requests
     assert request["protocol"] == "bedrock"
-    assert request["path"] == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
+    assert request["path"] == "/model/amazon.nova-lite-v1%3A0/converse"
     assert request["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 ")
     assert request["sent"]["system"] == [{"text": "You review calls."}]
     assert request["sent"]["messages"] == [{"role": "user", "content": [{"text": "Agent: hello"}]}]

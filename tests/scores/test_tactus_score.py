@@ -160,7 +160,8 @@ def test_value_outside_valid_classes_is_kept_and_undeclared_outputs_dropped(scor
     result = score_text(score, scoring, "Test")
     # As Plexus: the value stays (a warning is logged); the output declares only `value`,
     # so tactus drops the explanation the Lua returned.
-    assert (result.value, result.explanation) == ("Maybe", "")
+    # No explanation in the output: none, as Plexus's Score.Result has (not "").
+    assert (result.value, result.explanation) == ("Maybe", None)
     assert "not one of ['Yes', 'No', 'NA']" in caplog.text
 
 
@@ -507,6 +508,20 @@ Procedure {
 """
     with pytest.raises(TactusProcedureError, match="returned no 'value'"):
         score_text(tactus(code), scoring, "x")
+
+
+def test_a_procedure_returning_nothing_scores_none(scoring):
+    # Plexus stores str() of a result that is no mapping: "None" (parity case
+    # tactus_returns_nothing); users evaluating with Plexus see that value.
+    code = """
+Procedure {
+  input = { text = field.string{required = true} },
+  run = function(input)
+  end
+}
+"""
+    result = score_text(tactus(code), scoring, "x")
+    assert (result.value, result.explanation, result.confidence) == ("None", None, None)
 
 
 def test_dependency_results_reach_lua(scoring):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -176,13 +176,40 @@ class BaseNode:
         return messages
 
     async def call_model(
-        self, run: Run, record: NodeRecord, messages: list[dict[str, str]], **extra: Any
+        self,
+        run: Run,
+        record: NodeRecord,
+        messages: list[dict[str, str]],
+        model: ModelChoice | None = None,
+        **extra: Any,
     ) -> Completion:
         assert self.model is not None
         record.provider, record.model = self.model.provider, self.model.name
-        completion = await run.models.complete(self.model, messages, **extra)
+        completion = await run.models.complete(model or self.model, messages, **extra)
         record.calls.append(completion)
         return completion
+
+    def second_model(self, settings: Any) -> ModelChoice | None:
+        """`explanation_model:` (provider, name, temperature, max_tokens over the node's
+        model): the model Plexus's legacy classifiers ask for the explanation."""
+        if settings is None:
+            return None
+        if not isinstance(settings, dict) or self.model is None:
+            raise ScoreConfigError(f"{self.where}: explanation_model must be a mapping")
+        provider = check_provider(settings.get("model_provider", self.model.provider), self.where)
+        name = str(settings.get("model_name") or self.model.name)
+        return replace(
+            self.model,
+            provider=provider,
+            name=name,
+            responses_api=plexus_responses_api(provider, name),
+            temperature=_number(
+                settings.get("temperature", self.model.temperature), self.where, "temperature"
+            ),
+            max_tokens=_int(
+                settings.get("max_tokens", self.model.max_tokens), self.where, "max_tokens"
+            ),
+        )
 
     def explanation_message(self, config: dict[str, Any]) -> Prompt | None:
         """The classifiers' `explanation_message`: a follow-up asking the model why."""
@@ -198,6 +225,7 @@ class BaseNode:
         messages: list[dict[str, str]],
         answer: str,
         value: str,
+        model: ModelChoice | None = None,
     ) -> str:
         """Ask `prompt` after the model's `answer`, in the same conversation."""
         follow_up = prompt.render({**state, "classification": value})
@@ -206,7 +234,7 @@ class BaseNode:
             {"role": "assistant", "content": answer},
             {"role": "user", "content": follow_up},
         ]
-        return (await self.call_model(run, record, conversation)).text
+        return (await self.call_model(run, record, conversation, model=model)).text
 
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         """Read and update the state (the node's core; mappings are LangGraphScore's)."""

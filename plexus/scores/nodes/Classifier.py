@@ -10,6 +10,7 @@ An answer that names no class gets Plexus's retry message, up to `maximum_retry_
 times (default 6); if it still names none the classification is "unknown" and the
 explanation "Maximum retries reached", as in Plexus (Classifier.py, handle_max_retries).
 An empty completion is retried without being sent back (Plexus drops empty messages).
+The retry conversation and count stay in the state for the next Classifier, as in Plexus.
 The node's own `output:` applies inside it only on that branch (Plexus wires it after the
 max-retries node); on success LangGraphScore's value setters apply it.
 `enable_confidence` is accepted and ignored, as Plexus ignores it.
@@ -25,6 +26,9 @@ from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, i
 if TYPE_CHECKING:
     from plexus.scores.graph_state import GraphState
     from plexus.scores.run import Run
+
+
+ROLES = {"ai": "assistant", "human": "user", "system": "system"}
 
 
 def normalize(text: str) -> str:
@@ -94,10 +98,19 @@ class Classifier(BaseNode):
         )
 
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
+        # The retry conversation and its count live in the graph's state, as in Plexus: a
+        # Classifier after one that needed a retry sends that conversation after its own
+        # prompt and counts its attempts on from there (README, "retry history").
         messages = self.render_messages(state)
-        history: list[dict[str, str]] = []
-        for attempt in range(self.max_retries + 1):
-            completion = await self.call_model(run, record, messages + history)
+        history: list[dict[str, str]] = list(state.get("chat_history") or [])
+        retries = int(state.get("retry_count") or 0)
+        while True:
+            sent = [
+                {"role": ROLES[m["type"]], "content": m["content"]}
+                for m in history
+                if str(m.get("content") or "").strip()
+            ]
+            completion = await self.call_model(run, record, messages + sent)
             last = completion.text or ""
             value = (
                 parse_classification(last, self.valid_classes, self.parse_from_start)
@@ -105,14 +118,31 @@ class Classifier(BaseNode):
                 else None
             )
             if value is not None:
-                state["classification"] = value
-                state["explanation"] = last.strip()
-                state["completion"] = last
+                state.update(
+                    classification=value,
+                    explanation=last.strip(),
+                    completion=last,
+                    chat_history=history,
+                    retry_count=retries,
+                )
                 return
-            if last.strip():
-                history.append({"role": "assistant", "content": last})
-            history.append({"role": "user", "content": self.retry_message(attempt + 1)})
-        state["classification"] = "unknown"
-        state["explanation"] = "Maximum retries reached"
-        state["completion"] = None
+            if retries >= self.max_retries:
+                break
+            history = [
+                *history,
+                {"type": "ai", "content": last, "_type": "AIMessage"},
+                {
+                    "type": "human",
+                    "content": self.retry_message(retries + 1),
+                    "_type": "HumanMessage",
+                },
+            ]
+            retries += 1
+        state.update(
+            classification="unknown",
+            explanation="Maximum retries reached",
+            completion=None,
+            chat_history=history,
+            retry_count=retries,
+        )
         record.exhausted = True

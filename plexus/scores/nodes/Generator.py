@@ -2,15 +2,19 @@
 (None), as Plexus's Generator leaves it.
 
 An empty completion is asked again up to `maximum_retry_count` times (default 1, as
-Plexus); still empty, the node fails (Plexus would store an error text as the completion).
+Plexus, with its retry message); still empty, the completion and explanation are Plexus's
+"Failed to generate a valid completion after maximum retry attempts.".
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plexus.core.errors import ModelReplyError, ScoreConfigError
+from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
+from plexus.scores.nodes.Classifier import ROLES
+
+GIVE_UP = "Failed to generate a valid completion after maximum retry attempts."
 
 if TYPE_CHECKING:
     from plexus.scores.graph_state import GraphState
@@ -27,13 +31,43 @@ class Generator(BaseNode):
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
+        # As Plexus's Generator: the retry conversation and count are the graph state's (an
+        # earlier Classifier's retries are sent after this node's prompt, and counted on).
         messages = self.render_messages(state)
-        for _ in range(self.max_retries + 1):
-            completion = await self.call_model(run, record, messages)
-            if completion.text and completion.text.strip():
+        history: list[dict[str, str]] = list(state.get("chat_history") or [])
+        retries = int(state.get("retry_count") or 0)
+        while True:
+            sent = [
+                {"role": ROLES[m["type"]], "content": m["content"]}
+                for m in history
+                if str(m.get("content") or "").strip()
+            ]
+            completion = await self.call_model(run, record, messages + sent)
+            text = completion.text or ""
+            if text.strip():
                 # Plexus's Generator clears `explanation` and never sets it (Generator.py).
-                state.update(completion=completion.text, explanation=None)
+                state.update(
+                    completion=text, explanation=None, chat_history=history, retry_count=retries
+                )
                 return
-        raise ModelReplyError(
-            f"{self.where}: the model returned an empty completion ({self.max_retries + 1} attempts)"
+            if retries >= self.max_retries:
+                break
+            history = [
+                *history,
+                {"type": "ai", "content": text, "_type": "AIMessage"},
+                {
+                    "type": "human",
+                    "content": self.retry_message(retries + 1),
+                    "_type": "HumanMessage",
+                },
+            ]
+            retries += 1
+        state.update(
+            completion=GIVE_UP, explanation=GIVE_UP, chat_history=history, retry_count=retries
+        )
+
+    def retry_message(self, attempt: int) -> str:
+        return (
+            "Please try generating a response again. "
+            f"This is attempt {attempt} of {self.max_retries}."
         )

@@ -3,7 +3,8 @@
 `context` holds `state` (with `model_dump()` and attribute access), `text`, `metadata`
 (the item's metadata plus every state field) and `parameters`. A dict it returns updates
 the state, through `output_mapping` (state field -> result key) when given; anything else
-goes to the one `output_mapping` field, or to `result`. An exception raised by the function
+goes to the one `output_mapping` field, or to `result`. Only the graph's state fields keep
+what it returns (as Plexus's LangGraph state does): a key no mapping declares is dropped. An exception raised by the function
 is logged and the graph goes on as if the node had not run, as in Plexus (LogicalNode.py);
 the trace names the error.
 """
@@ -57,14 +58,17 @@ class LogicalNode(BaseNode):
             run.progress(f"{exc} (ignored, as Plexus does)")
             record.result = {"error": str(exc)}
             return
+        # Only fields of the graph's state survive the node (Plexus's LangGraph state keeps
+        # its declared fields): a result key that no mapping declares is dropped, so the
+        # node's `output:` then reads that name as a literal, as in Plexus.
         if isinstance(result, dict):
             if self.output_mapping:
                 for field, key in self.output_mapping.items():
                     if key in result:
                         state[field] = result[key]
             else:
-                state.update(result)
+                state.update({k: v for k, v in result.items() if k in state})
         elif self.output_mapping and len(self.output_mapping) == 1:
             state[next(iter(self.output_mapping))] = result
-        else:
+        elif "result" in state:
             state["result"] = result

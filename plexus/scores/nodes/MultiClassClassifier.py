@@ -12,7 +12,7 @@ or Generator's) is parsed first, before any call. `explanation` is the class its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
@@ -56,10 +56,6 @@ def parse_multi_class(
 
 class MultiClassClassifier(BaseNode):
     kind = "MultiClassClassifier"
-    refused_options: ClassVar[dict[str, str]] = {
-        **BaseNode.refused_options,
-        "explanation_model": "a second model for explanations is not implemented by this worker",
-    }
 
     def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
         super().__init__(config, defaults, where)
@@ -72,6 +68,7 @@ class MultiClassClassifier(BaseNode):
         self.threshold = float(threshold)
         self.max_retries = int_option(config, "maximum_retry_count", 3, where, minimum=1)
         self.explanation_prompt = self.explanation_message(config)
+        self.explanation_model = self.second_model(config.get("explanation_model"))
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
@@ -104,7 +101,14 @@ class MultiClassClassifier(BaseNode):
                 explanation = value
                 if self.explanation_prompt is not None:
                     explanation = await self.explain(
-                        self.explanation_prompt, state, run, record, history, last, value
+                        self.explanation_prompt,
+                        state,
+                        run,
+                        record,
+                        history,
+                        last,
+                        value,
+                        model=self.explanation_model,
                     )
                 state.update(classification=value, explanation=explanation, retry_count=attempt)
                 return

@@ -10,7 +10,7 @@ the prompt flattened into one user message, the lower-case answer, the follow-up
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
@@ -31,16 +31,13 @@ def parse_yes_or_no(completion: str, parse_from_start: bool = False) -> str | No
 
 class YesOrNoClassifier(BaseNode):
     kind = "YesOrNoClassifier"
-    refused_options: ClassVar[dict[str, str]] = {
-        **BaseNode.refused_options,
-        "explanation_model": "a second model for explanations is not implemented by this worker",
-    }
 
     def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
         super().__init__(config, defaults, where)
         self.parse_from_start = bool(config.get("parse_from_start") or False)
         self.max_retries = int_option(config, "maximum_retry_count", 3, where, minimum=1)
         self.explanation_prompt = self.explanation_message(config)
+        self.explanation_model = self.second_model(config.get("explanation_model"))
         if not self.prompts:
             raise ScoreConfigError(f"{where}: needs a system_message or a user_message")
 
@@ -71,5 +68,7 @@ class YesOrNoClassifier(BaseNode):
                 {"role": "assistant", "content": value},
                 {"role": "user", "content": follow_up},
             ]
-            explanation = (await self.call_model(run, record, conversation)).text
+            explanation = (
+                await self.call_model(run, record, conversation, model=self.explanation_model)
+            ).text
         state.update(classification=value, explanation=explanation, retry_count=0)

@@ -1,6 +1,0 @@
-"""See tactus/__init__.py."""
-
-
-class TactusRuntime:
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        raise RuntimeError("tactus stub: TactusScore is not part of the LangGraphScore harness")
