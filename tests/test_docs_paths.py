@@ -110,11 +110,6 @@ def test_every_path_a_page_names_exists(page: str) -> None:
     assert not gone, f"{page} names paths that do not exist in the repository: {gone}"
 
 
-# README's parity refresh commands belong to issue 25, which replaces these paths of one
-# machine; until it lands they are an expected failure. Any other such path fails.
-PENDING_ISSUE_25 = ("/work/scratch/plexus", "/tmp/plexus-pins.txt")
-
-
 @pytest.mark.parametrize("page", _all_pages())
 def test_no_page_gives_a_machine_specific_path(page: str) -> None:
     found = [
@@ -122,10 +117,7 @@ def test_no_page_gives_a_machine_specific_path(page: str) -> None:
         for n, line in enumerate((REPO / page).read_text().splitlines(), 1)
         for path in MACHINE_PATH.findall(line)
     ]
-    other = [f for f in found if not f[1].startswith(PENDING_ISSUE_25)]
-    assert not other, f"{page} gives paths of one machine (line, path): {other}"
-    if found:
-        pytest.xfail(f"{page}: the parity refresh commands' paths, issue 25's: {found}")
+    assert not found, f"{page} gives paths of one machine (line, path): {found}"
 
 
 def test_the_checks_catch_a_stale_and_a_machine_path() -> None:
