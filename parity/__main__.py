@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -211,7 +212,10 @@ def refresh(args: argparse.Namespace) -> int:
                 "view": view(outcome, requests, node_names(case)),
             }
             if outcome.get("traceback"):
-                golden["returned"]["traceback_tail"] = frames_only(outcome["traceback"])[-800:]
+                # Frames relative to the checkout: a golden names no path of one machine.
+                frames = frames_only(outcome["traceback"]).replace(f"{checkout}/", "")
+                frames = re.sub(r'"[^"]*/site-packages/', '"site-packages/', frames)
+                golden["returned"]["traceback_tail"] = frames[-800:]
             golden_path(case.id).write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
             ours = asyncio.run(ours_view(case, server, f"o-{case.id}"))
             rows.append((case.id, differences(golden["view"], ours)))
