@@ -215,6 +215,7 @@ def refresh(args: argparse.Namespace) -> int:
                 # Frames relative to the checkout: a golden names no path of one machine.
                 frames = frames_only(outcome["traceback"]).replace(f"{checkout}/", "")
                 frames = re.sub(r'"[^"]*/site-packages/', '"site-packages/', frames)
+                frames = frames.replace(f"{ROOT}/", "")
                 golden["returned"]["traceback_tail"] = frames[-800:]
             golden_path(case.id).write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
             ours = asyncio.run(ours_view(case, server, f"o-{case.id}"))
