@@ -16,7 +16,7 @@ from plexus.cli.errors import FAILURE, USAGE, one_line, positive_int
 from plexus.clients.plexus_api import ApiError, PlexusApi
 from plexus.core import job_log
 from plexus.core.settings import SettingsError, load_settings, require
-from plexus.worker.processor import JobOutcome, JobProcessor, finish_all
+from plexus.worker.processor import JobOutcome, JobProcessor, Outcome, finish_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,5 +96,15 @@ def run(args: argparse.Namespace) -> int:
     if error is not None:
         # The drain stopped on a fault past the retries, after finishing the jobs it held.
         print(f"error: {one_line(error)}", file=sys.stderr)
+        return FAILURE
+    unfinished = [o for o in outcomes if o.status == Outcome.RELEASED]
+    if unfinished:
+        # Not the jobs' fault (the API or AWS past their retries, the time running out):
+        # said once, last, as every other way this command ends badly.
+        print(
+            f"error: {len(unfinished)} of {len(outcomes)} job(s) not finished here, given back "
+            f"or left to a later claim: {one_line(unfinished[0].reason or '')}",
+            file=sys.stderr,
+        )
         return FAILURE
     return 1 if any(o.redeliver for o in outcomes) else 0
