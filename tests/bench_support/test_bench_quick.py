@@ -16,7 +16,9 @@ from tests.bench_support.conftest import BENCH
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["worker_cpu.py", "throughput.py", "round_trips.py"])
+@pytest.mark.parametrize(
+    "script", ["worker_cpu.py", "throughput.py", "round_trips.py", "concurrency.py"]
+)
 def test_benchmark_runs_in_quick_mode(script):
     done = subprocess.run(
         [sys.executable, str(BENCH / script), "--quick"],
@@ -30,7 +32,9 @@ def test_benchmark_runs_in_quick_mode(script):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("module", ["cold_start", "push_cost", "throughput", "worker_cpu"])
+@pytest.mark.parametrize(
+    "module", ["cold_start", "push_cost", "throughput", "worker_cpu", "concurrency"]
+)
 def test_benchmark_module_imports(module):
     importlib.import_module(module)
 
