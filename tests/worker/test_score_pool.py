@@ -174,3 +174,41 @@ def test_a_job_in_processes_stopped_again_and_again_is_given_back(monkeypatch, q
     assert isinstance(results[0][0], ScoreTimeout)
     error = results[1][0]
     assert isinstance(error, GivenBack) and "claimed again" in str(error), error
+
+
+LUA_LOOP = """
+class: TactusScore
+valid_classes: ['Yes', 'No']
+code: |-
+  Procedure {
+    output = { value = field.string{required = true} },
+    function(input)
+      while true do end
+    end
+  }
+"""
+
+
+@pytest.mark.slow
+def test_a_lua_loop_in_a_tactus_procedure_is_stopped_at_the_limit():
+    """The procedure runs in a thread of its score process, which cancelling its job cannot
+    stop: the process is, once its neighbours are out of it or run elsewhere."""
+    pool = ScorePool(ScoringSettings(), limit_seconds=10, keep=8, processes=1)
+    spinning: list[int] = []
+
+    async def go() -> tuple[BaseException, str]:
+        neighbour = asyncio.create_task(pool.score(request(1, wait=0.5), Host()))
+        try:
+            await pool.score(request(0, LUA_LOOP), Host())
+        except ScoreTimeout as exc:
+            spinning.extend(pool.pids())  # what is left once the runaway's job failed
+            scored = await neighbour
+            pool.close()
+            return exc, scored.classification["value"]
+        raise AssertionError("the Lua loop finished")
+
+    error, neighbour = asyncio.run(go())
+
+    assert "PLEXUS_SCORE_TIMEOUT_SECONDS=10s" in str(error)
+    assert neighbour == "Yes"
+    assert spinning == []  # the process running the loop was stopped
