@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _proc_tree import PeakPss, tree_cpu
-from _services import LLM_YAML, machine, table
-from cold_start import LANGGRAPH_YAML, TACTUS_YAML
-from throughput import lean_services, seed_lean
+# The worker runs from --checkout (this variable) when given: nothing here imports plexus
+# before it is first on sys.path (the helpers below put this checkout first, so they are
+# imported in the benchmark's own process only).
+CHECKOUT = os.environ.get("PLEXUS_BENCH_CHECKOUT")
+if CHECKOUT:
+    sys.path.insert(0, CHECKOUT)
 
-SCORES = {"langgraph": LANGGRAPH_YAML, "tactus": TACTUS_YAML, "llm": LLM_YAML}
 MEMORY_MB = 2048  # what Plexus deploys the scoring function with
 TIMEOUT_S = 900.0
 
@@ -71,6 +72,10 @@ async def drain(account_key: str, concurrency: int) -> dict[str, Any]:
 
 def worker(warm_key: str, key: str, concurrency: int) -> None:
     """`warm_key` "-": a cold drain of `key`; otherwise drain it first, then wait for go."""
+    if CHECKOUT:
+        import plexus.worker.processor as processor
+
+        assert processor.__file__.startswith(CHECKOUT), processor.__file__
     if warm_key != "-":
         warm = asyncio.run(drain(warm_key, concurrency))
         print(json.dumps({"warm": warm}), flush=True)
@@ -100,6 +105,8 @@ class Row:
 def run_case(
     env: dict[str, str], score: str, key: str, jobs: int, concurrency: int, cold: bool
 ) -> Row:
+    from _proc_tree import PeakPss, tree_cpu
+
     warm_key = "-" if cold else f"{key}-warm"
     proc = subprocess.Popen(
         [sys.executable, __file__, "--worker", warm_key, key, str(concurrency)],
@@ -160,6 +167,8 @@ class _quiet:
 
 
 def rows_table(rows: list[Row]) -> str:
+    from _services import table
+
     single = {(r.score, r.cold): r.seconds / r.jobs for r in rows if r.concurrency == 1}
     out = []
     for r in rows:
@@ -211,6 +220,11 @@ def main() -> int:
     if args.worker:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return 0
+    from _services import LLM_YAML, machine
+    from cold_start import LANGGRAPH_YAML, TACTUS_YAML
+    from throughput import lean_services, seed_lean
+
+    scores_yaml = {"langgraph": LANGGRAPH_YAML, "tactus": TACTUS_YAML, "llm": LLM_YAML}
     if args.quick:
         args.scores, args.concurrency, args.latency, args.jobs = "langgraph", "1,4", 0.05, 4
         args.starts = "warm"
@@ -224,6 +238,7 @@ def main() -> int:
         bench = str(Path(__file__).resolve().parent)
         if args.checkout:
             env["PYTHONPATH"] = f"{args.checkout.resolve()}:{bench}"
+            env["PLEXUS_BENCH_CHECKOUT"] = str(args.checkout.resolve())
         if args.memory:
             env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(args.memory)
         for pair in args.env:
@@ -235,9 +250,9 @@ def main() -> int:
                 jobs = args.jobs or max(4, 2 * concurrency)
                 for start in starts:
                     key = f"{score}-{concurrency}-{start}"
-                    seed_lean(lean.api, key, SCORES[score], jobs)
+                    seed_lean(lean.api, key, scores_yaml[score], jobs)
                     if start == "warm":
-                        seed_lean(lean.api, f"{key}-warm", SCORES[score], concurrency)
+                        seed_lean(lean.api, f"{key}-warm", scores_yaml[score], concurrency)
                     row = run_case(env, score, key, jobs, concurrency, start == "cold")
                     rows.append(row)
                     print(
