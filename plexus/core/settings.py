@@ -311,7 +311,7 @@ class Settings:
     score_timeout_seconds: float = setting(
         "PLEXUS_SCORE_TIMEOUT_SECONDS",
         _positive_float,
-        "a job's scoring (YAML, templates, rules, code, model calls) runs in a worker process that is killed past this; the job is FAILED naming the limit and the node (default 300; keep it below the function's timeout)",
+        "a job's scoring (YAML, templates, rules, code, model calls) is stopped past this, its score process killed when its code does not yield (the other jobs there run again elsewhere); the job is FAILED naming the limit and the node (default 300; keep it below the function's timeout)",
         default=300.0,
     )
     max_prompt_chars: int = setting(
