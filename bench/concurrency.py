@@ -14,7 +14,7 @@ one invocation), beside Plexus's own stack, where each job is an invocation of i
 
     uv run python bench/concurrency.py [--scores langgraph,tactus] [--concurrency 1,4,16,64]
     uv run python bench/concurrency.py --checkout /path/to/other/checkout   # "before" figures
-    uv run python bench/concurrency.py --quick    # CI: LangGraph, warm, at 1 and 4, 4 jobs
+    uv run python bench/concurrency.py --quick    # CI: LangGraph, warm, concurrency 4, 4 jobs
 
 Every job of a row must COMPLETE, or the script exits 1. Figures taken on a loaded machine
 are proportions: the load average is printed with each row.
@@ -214,7 +214,7 @@ def main() -> int:
     parser.add_argument("--checkout", type=Path, help="run the worker from this checkout")
     parser.add_argument("--memory", type=int, help="AWS_LAMBDA_FUNCTION_MEMORY_SIZE to set")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the worker")
-    parser.add_argument("--quick", action="store_true", help="CI: LangGraph, 1 and 4, 4 jobs")
+    parser.add_argument("--quick", action="store_true", help="CI: one warm LangGraph row, 4 jobs")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -226,7 +226,7 @@ def main() -> int:
 
     scores_yaml = {"langgraph": LANGGRAPH_YAML, "tactus": TACTUS_YAML, "llm": LLM_YAML}
     if args.quick:
-        args.scores, args.concurrency, args.latency, args.jobs = "langgraph", "1,4", 0.05, 4
+        args.scores, args.concurrency, args.latency, args.jobs = "langgraph", "4", 0.05, 4
         args.starts = "warm"
     scores = args.scores.split(",")
     levels = [int(v) for v in args.concurrency.split(",")]
