@@ -404,7 +404,19 @@ MODEL_CLIENTS = {
     ),
     "LLMClassifier": _OPENAI,
     "BedrockChat": ("boto3",),
-    "TactusScore": ("plexus.scores.TactusScore", "plexus.scores.run"),
+    # What a first procedure imports beyond tactus_runtime.load(): its runtime, and the
+    # model path under litellm (openai's SDK, rapidfuzz): 355 modules.
+    "TactusScore": (
+        *_OPENAI,
+        "plexus.scores.TactusScore",
+        "plexus.core.job_threads",
+        "tactus.core.runtime",
+        "tactus.stdlib.loader",
+        "tactus.adapters.memory",
+        "tactus.adapters.cost_collector_log",
+        "rapidfuzz.fuzz",
+        "rapidfuzz.process",
+    ),
 }
 
 
@@ -427,13 +439,14 @@ def _import_model_clients(configuration: str | None) -> None:
 
     for hint, modules in MODEL_CLIENTS.items():
         if configuration and hint in configuration:
-            for name in modules:
-                if name not in sys.modules:
-                    importlib.import_module(name)
             if hint == "TactusScore":
                 from plexus.scores import tactus_runtime
 
+                # First: it sets what litellm reads at import (no price table from GitHub).
                 tactus_runtime.load()
+            for name in modules:
+                if name not in sys.modules:
+                    importlib.import_module(name)
 
 
 @dataclass(eq=False)
