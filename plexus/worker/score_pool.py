@@ -484,7 +484,6 @@ class _Process:
         self.process, self.sock, self.shared = process, sock, shared
         self.flights: dict[int, _Flight] = {}
         self.retiring = False  # takes no new job; stopped once its jobs are out
-        self.stuck_since: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
         self._reader: asyncio.Task[None] | None = None
