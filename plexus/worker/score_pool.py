@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import mmap
@@ -578,6 +579,12 @@ class ScorePool:
             daemon=True,
             name="score",
         )
+        # What is alive here now (the modules imported for the processes, mostly) is
+        # frozen: neither this process's collector nor the child's walks it again, and a
+        # walk writes to every object's header, which would copy each shared page into the
+        # child (measured: 58 MiB less PSS for a Tactus drain's tree). A cycle among a job's
+        # objects alive at a fork is never collected in this process; forks are few.
+        gc.freeze()
         process.start()
         theirs.close()
         ours.setblocking(False)
