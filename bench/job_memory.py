@@ -26,39 +26,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from _proc_tree import pss_kib, tree
 from _services import KEYWORD_YAML, ROOT, machine, services, table
 from cold_start import LANGGRAPH_YAML, TACTUS_YAML
 
 SCORES = {"keyword": KEYWORD_YAML, "langgraph": LANGGRAPH_YAML, "tactus": TACTUS_YAML}
-
-
-def pss_kib(pid: int) -> int:
-    """The process's proportional set size, KiB (0 when it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-
-
-def tree(root: int) -> list[int]:
-    """The pid and every descendant's, from each task's `children` list."""
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                continue
-    return pids
 
 
 def sample_peak(proc: subprocess.Popen[bytes], interval: float) -> tuple[int, int]:

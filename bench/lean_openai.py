@@ -1,6 +1,8 @@
 """An OpenAI-compatible chat completions stand-in built for load, in a process of its own:
 every completion answers the first class its JSON-schema `response_format` declares, after a
-set model latency, for almost no CPU (see _lean_server.py).
+set model latency, for almost no CPU (see _lean_server.py). A request without one (a
+TactusScore's ClassifyProcedure, through dspy and litellm) gets an explanation line and
+"YES", which such a procedure reads as the class "Yes".
 
     OPENAI_API_KEY=... python bench/lean_openai.py [--latency 0.2] [--port 0]
 """
@@ -28,12 +30,17 @@ class LeanOpenAI:
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
         try:
             body = request.json()
+        except ValueError:
+            return _error(400, "the request body is not JSON")
+        if not isinstance(body, dict) or not body.get("messages"):
+            return _error(400, "the request has no messages")
+        try:
             classes = body["response_format"]["json_schema"]["schema"]["properties"]["value"][
                 "enum"
             ]
-        except (ValueError, KeyError, TypeError):
-            return _error(400, "the request has no response_format with a 'value' enum")
-        content = json.dumps({"value": classes[0], "explanation": "lean", "confidence": 0.8})
+            content = json.dumps({"value": classes[0], "explanation": "lean", "confidence": 0.8})
+        except (KeyError, TypeError):
+            content = "The agent greeted the caller.\nYES"
         return Response.of_json(
             200,
             {

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from _lean_server import StandIn, process_cpu
+from _proc_tree import PeakPss
 from _services import (
     BUCKET,
     KEYWORD_YAML,
@@ -139,6 +140,7 @@ class Timed:
     worker_cpu: float
     cpu: dict[str, float]  # per service process (or this process)
     busy: float  # the whole machine, every core
+    peak_mib: float = 0.0  # peak PSS of the worker's process tree during the timed drain
 
 
 def timed_drain(
@@ -167,9 +169,11 @@ def timed_drain(
         if proc.stdout.readline().strip() != "ready":
             raise SystemExit(f"the worker for {key} failed while warming up")
         cpu, busy = before(), busy_seconds()
+        sampler = PeakPss(proc.pid)
         proc.stdin.write("go\n")
         proc.stdin.flush()
         line = proc.stdout.readline()
+        peak = sampler.stop()
         busy = busy_seconds() - busy
         cpu = {name: used - cpu[name] for name, used in after().items()}
     finally:
@@ -181,7 +185,7 @@ def timed_drain(
     result = json.loads(line)
     if result["done"] != jobs:
         raise SystemExit(f"{key}: {result['done']} of {jobs} jobs completed")
-    return Timed(result["seconds"], result["cpu"], cpu, busy)
+    return Timed(result["seconds"], result["cpu"], cpu, busy, peak / 1024)
 
 
 # --- table 1: the worker against the lean stand-ins ---------------------------------------
@@ -383,6 +387,7 @@ def lean_table(runs: list[LeanRun]) -> str:
             f"{r.other_ms:.1f}",
             f"{r.worker_core:.0%}",
             f"{r.timed.busy / ((os.cpu_count() or 1) * r.timed.seconds):.0%}",
+            f"{r.timed.peak_mib:,.0f}",
         )
         for r in runs
     ]
@@ -405,6 +410,7 @@ def lean_table(runs: list[LeanRun]) -> str:
         "other",
         "worker core",
         "machine",
+        "peak PSS MiB",
     )
     return table(rows, header)
 
@@ -608,7 +614,8 @@ def main() -> int:
         "connections the worker opened to the API; API req: a job's "
         "requests + the drain's (account, listing pages); worker / API / OpenAI / S3 / other: "
         "CPU ms a job of each process and of everything else (kernel, other users); "
-        "worker core: the worker's CPU over the wall time; machine: share of all cores busy)"
+        "worker core: the worker's CPU over the wall time; machine: share of all cores busy; "
+        "peak PSS: the worker's process tree, score processes included, in the timed drain)"
     )
 
     if not args.no_emulator:

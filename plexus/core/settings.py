@@ -15,12 +15,15 @@ This module is on the cold-start path of every invocation, so it imports nothing
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
+
+from plexus.core import sizing
 
 T = TypeVar("T")
 
@@ -241,8 +244,19 @@ class Settings:
     concurrency: int = setting(
         "PLEXUS_CONCURRENCY",
         _positive_int,
-        "jobs scored at once per invocation (default 4)",
+        "jobs scored at once per invocation (default 4); lowered, with one warning, to what the function's memory holds (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`)",
         default=4,
+    )
+    memory_mb: int | None = setting(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        _positive_int,
+        "the function's memory in MB: bounds `PLEXUS_CONCURRENCY` and, with 1 vCPU per 1,769 MB, the score processes",
+        required="set by Lambda",
+    )
+    score_processes: int | None = setting(
+        "PLEXUS_SCORE_PROCESSES",
+        _positive_int,
+        "processes that run the jobs' scoring, many jobs each (default: one per vCPU of the function, at most the cores)",
     )
     # Lambda's limit is 900 s, so a job IN_PROGRESS longer than the default was abandoned.
     lease_seconds: float = setting(
@@ -309,7 +323,7 @@ class Settings:
     score_timeout_seconds: float = setting(
         "PLEXUS_SCORE_TIMEOUT_SECONDS",
         _positive_float,
-        "a job's scoring (YAML, templates, rules, code, model calls) runs in a worker process that is killed past this; the job is FAILED naming the limit and the node (default 300; keep it below the function's timeout)",
+        "a job's scoring (YAML, templates, rules, code, model calls) is stopped past this, its score process killed when its code does not yield (the other jobs there run again elsewhere); the job is FAILED naming the limit and the node (default 300; keep it below the function's timeout)",
         default=300.0,
     )
     max_prompt_chars: int = setting(
@@ -378,6 +392,23 @@ class Settings:
         default=(),
     )
 
+    def __post_init__(self) -> None:
+        # Never more jobs at once than the function's memory holds (plexus/core/sizing.py).
+        if self.memory_mb is not None:
+            fits = sizing.jobs_that_fit(self.memory_mb, self.processes)
+            if self.concurrency > fits:
+                _warn_once(
+                    f"PLEXUS_CONCURRENCY={self.concurrency} does not fit the function's "
+                    f"{self.memory_mb} MB (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) beside "
+                    f"{self.processes} score process(es): {fits} jobs at once are used"
+                )
+                object.__setattr__(self, "concurrency", fits)
+
+    @property
+    def processes(self) -> int:
+        """Score processes: PLEXUS_SCORE_PROCESSES, else one per vCPU of the function."""
+        return sizing.score_processes(self.memory_mb, self.score_processes)
+
     def secrets(self) -> list[str]:
         """Every secret value and its parts, for redaction filters."""
         values: list[str] = []
@@ -389,6 +420,14 @@ class Settings:
 
 
 SETTINGS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(Settings)
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """One warning a process for each lowered figure (settings load at every invocation)."""
+    if message not in _warned:
+        _warned.add(message)
+        logging.getLogger(__name__).warning(message)
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -188,5 +188,13 @@ def run_procedure(
 async def run_procedure_in_thread(
     code: str, context: dict[str, Any], procedure_id: str, credentials: Credentials
 ) -> ProcedureRun:
-    """run_procedure in a worker thread, so the caller's event loop keeps serving others."""
-    return await asyncio.to_thread(run_procedure, code, context, procedure_id, credentials)
+    """run_procedure in a worker thread, so the caller's event loop keeps serving others.
+    The thread counts as its job's while it runs (plexus/core/job_threads.py): a cancelled
+    job whose procedure still runs (a Lua loop) makes its score process stop."""
+    from plexus.core import job_threads
+
+    def in_thread() -> ProcedureRun:
+        with job_threads.running():
+            return run_procedure(code, context, procedure_id, credentials)
+
+    return await asyncio.to_thread(in_thread)

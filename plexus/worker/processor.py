@@ -6,7 +6,7 @@ One job, step by step (`_run`), each step a method over typed values:
      and the newest prediction of the item and score through the real cache index (one
      round trip); a result of this score version completes the job with it, no model call;
   3. `_score`: parse the YAML, read the item, classify (plexus/worker/scoring.py), in a
-     worker process under PLEXUS_SCORE_TIMEOUT_SECONDS (plexus/worker/score_pool.py),
+     score process under PLEXUS_SCORE_TIMEOUT_SECONDS (plexus/worker/score_pool.py),
      through the PostgreSQL model-output store when PLEXUS_POSTGRES_URI is set;
   4. `_upload`: trace.json and log.txt to S3;
   5. `_create_result`: the ScoreResult as the real resolvers require (status COMPLETED with
@@ -227,7 +227,7 @@ class JobProcessor:
 
     @property
     def scorer(self) -> Scorer:
-        """The container's worker processes (made on the first job, not on an empty poll)."""
+        """The container's score processes (made on the first job, not on an empty poll)."""
         if self._scorer is None:
             from plexus.scores.run import ScoringSettings
             from plexus.worker.score_pool import shared_pool
@@ -236,6 +236,7 @@ class JobProcessor:
                 ScoringSettings.from_settings(self.settings),
                 limit_seconds=self.settings.score_timeout_seconds,
                 keep=self.settings.concurrency,
+                processes=self.settings.processes,
             )
         return self._scorer
 

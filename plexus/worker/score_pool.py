@@ -1,34 +1,55 @@
-"""The process boundary around scoring: a pool of worker processes, one job at a time each.
+"""The process boundary around scoring: a few score processes, many jobs in each.
 
 Python cannot stop a thread, and a regex in C or a template loop never yields to the event
-loop, so a job's scoring (plexus/worker/scoring.py) runs in a process of its own, which is
-killed when the job outlives its time limit. The job fails naming the limit and the node it
-was in; the other jobs run in other processes and go on.
+loop, so a job's scoring (plexus/worker/scoring.py) runs in a score process, which can be
+killed. A process per job in flight cost 90 MiB (LangGraph) to 260 MiB (Tactus) each, so
+here a few processes (about one per vCPU: plexus/core/sizing.py) each run many jobs'
+scoring at once on their own event loop, as the worker's own process runs many jobs'
+API calls. They are forked from this process after it imported the engine and, when the
+drain holds such jobs, the model clients and the Tactus runtime, so those pages are
+shared and imported once per container.
+
+The watchdog (`ScorePool._watch`) keeps the time limit's promise without a process per job:
+- each score process beats a heartbeat from its event loop into a page shared with this
+  process (an anonymous shared mapping made before the fork: no /dev/shm), with the job
+  whose code the loop is running at the moment;
+- a job past its limit in a process whose loop still beats is cancelled there (it is
+  waiting, on a model say); it FAILS naming the limit and node; if a thread of it still
+  runs (a Tactus procedure's Lua loop) the process is stopped as below;
+- a loop that stops beating is stuck in one job's code: no new job goes to it, the jobs
+  sent after it stuck (never begun) go to another process at once, and after
+  EVICT_AFTER_SECONDS the jobs it had begun are run again in another process (never
+  failed, never lost; at most MAX_RERUNS times, then given back to PENDING for another
+  claim); at the stuck job's limit the process is killed and that job FAILS naming the
+  limit and node.
+What a runaway costs its neighbours in the same process: EVICT_AFTER_SECONDS of waiting plus
+their scoring again from the start (model calls paid twice, unless the PostgreSQL store kept
+their outputs); jobs in the other processes, nothing.
 
 Designed for Lambda, where /dev/shm is absent, so multiprocessing's Pool, Queue and Lock
-(POSIX semaphores) fail with OSError errno 38: this uses only `Process` (fork) and a
-socketpair, with frames of JSON (4-byte length, UTF-8). No secret crosses it and none is on
-a command line: a worker is a fork of this process and already holds the settings; JSON,
-not pickle, so nothing a score does in its process can run code in this one.
-
-Workers are forked on the first job (the empty poll never starts one), kept across jobs and
-invocations of a warm container, and at most one per job running at once: the processor's
-concurrency bounds them. Each is a process the kernel schedules on any vCPU, so scoring uses
-every core Lambda gives (os.sched_getaffinity is the bound on parallel scoring CPU; I/O
-waits, such as model calls, take no core).
+(POSIX semaphores) fail with OSError errno 38: this uses only `Process` (fork), a socketpair
+with frames of JSON (4-byte length, UTF-8) tagged by job, and an anonymous mmap. No secret
+crosses it and none is on a command line: a score process is a fork of this one and already
+holds the settings; JSON, not pickle, so nothing a score does in its process can run code in
+this one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import logging
+import mmap
 import multiprocessing
 import os
 import socket
 import struct
 import time
-from dataclasses import dataclass
+from collections.abc import Coroutine, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plexus.core.cost import Cost
@@ -42,16 +63,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
-# A frame larger than this is a broken or hostile worker, not an answer.
+# A frame larger than this is a broken or hostile process, not an answer.
 MAX_FRAME = 256 * 1024 * 1024
-# What a worker may ask of this process (ScoreHost's methods), and nothing else.
+# What a score process may ask of this process (ScoreHost's methods), and nothing else.
 HOST_CALLS = frozenset(
     {"attached_files", "score_id_by_name", "newest_prediction", "fetch", "store_get", "store_put"}
 )
+# The shared page: the loop's last beat (time.monotonic, the same clock in every process),
+# the tag of the job whose code the loop runs (-1: none), and since when.
+_STATE = struct.Struct("=dqd")
+BEAT_SECONDS = 0.1
+# A loop silent this long is stuck in code that does not yield.
+STUCK_AFTER_SECONDS = 1.0
+# A loop stuck this long in one job's code gives its other jobs to another process.
+EVICT_AFTER_SECONDS = 3.0
+# How long a process has to answer a job's cancellation before it is stopped.
+CANCEL_GRACE_SECONDS = 2.0
+# Runs of one job in processes stopped for another's fault, before it is given back.
+MAX_RERUNS = 2
+WATCH_SECONDS = 0.1
 
 
 class ScoreTimeout(JobFailure):
-    """The job's scoring outlived its time limit; its worker process was killed."""
+    """The job's scoring outlived its time limit; it was stopped."""
 
 
 def overran(limit_seconds: float, node: str | None) -> ScoreTimeout:
@@ -64,7 +98,12 @@ def overran(limit_seconds: float, node: str | None) -> ScoreTimeout:
 
 
 class OutOfTime(JobFailure):
-    """The invocation ends before the job's scoring could finish."""
+    """The invocation ends before the job's scoring could finish (the job is given back)."""
+
+
+class GivenBack(OutOfTime):
+    """The job's score process was stopped for other jobs' faults more often than it may be
+    run again; it goes back to PENDING for another claim (never FAILED for it)."""
 
 
 class WorkerDied(JobFailure):
@@ -79,6 +118,15 @@ class RemoteFailure(JobFailure):
         super().__init__(message)
         self.type_name = type_name
         self.cost = cost
+
+
+class _Evicted(Exception):
+    """The job's process was stopped for another job's fault, or died: run it again."""
+
+
+class _Unstarted(_Evicted):
+    """The job was sent to a process already stuck in another job's code: it never began
+    there, so sending it elsewhere costs nothing and counts as no run."""
 
 
 def cores() -> int:
@@ -104,97 +152,183 @@ def _encode(message: dict[str, Any]) -> bytes:
 def _decode_length(header: bytes) -> int:
     (length,) = _HEADER.unpack(header)
     if length > MAX_FRAME:
-        raise WorkerDied(f"a score worker sent a frame of {length:,} bytes")
+        raise WorkerDied(f"a score process sent a frame of {length:,} bytes")
     return int(length)
 
 
-# --- the worker process --------------------------------------------------------------------
+class _Shared:
+    """The page a score process and the pool share (MAP_SHARED | MAP_ANONYMOUS, before fork)."""
+
+    def __init__(self) -> None:
+        self._page = mmap.mmap(-1, mmap.PAGESIZE)
+        self.beat()
+
+    def beat(self) -> None:
+        _, tag, since = _STATE.unpack_from(self._page)
+        _STATE.pack_into(self._page, 0, time.monotonic(), tag, since)
+
+    def enter(self, tag: int) -> None:
+        now = time.monotonic()
+        _STATE.pack_into(self._page, 0, now, tag, now)
+
+    def leave(self) -> None:
+        _STATE.pack_into(self._page, 0, time.monotonic(), -1, 0.0)
+
+    def read(self) -> tuple[float, int, float]:
+        beat, tag, since = _STATE.unpack_from(self._page)
+        return float(beat), int(tag), float(since)
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, ValueError):
+            self._page.close()
 
 
-def _recv_blocking(sock: socket.socket) -> dict[str, Any] | None:
-    def exactly(n: int) -> bytes | None:
-        chunks, got = [], 0
-        while got < n:
-            try:
-                chunk = sock.recv(min(n - got, 1 << 20))
-            except ConnectionError:  # the parent went away mid-frame
-                return None
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    header = exactly(_HEADER.size)
-    if header is None:
-        return None
-    body = exactly(_decode_length(header))
-    return None if body is None else json.loads(body)
+# --- the score process ---------------------------------------------------------------------
 
 
-class _PipeHost:
-    """ScoreHost in the worker: each call a request to the pool's process, then its answer."""
+class _Tracked(Coroutine[Any, Any, None]):
+    """A job's coroutine that marks the shared page with its tag while its code runs, so the
+    pool knows whose code a stuck loop is in."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+    def __init__(self, inner: Coroutine[Any, Any, None], tag: int, shared: _Shared) -> None:
+        self._inner, self._tag, self._shared = inner, tag, shared
 
-    def _call(self, name: str, *args: Any) -> Any:
-        self._sock.sendall(_encode({"call": name, "args": list(args)}))
-        answer = _recv_blocking(self._sock)
-        if answer is None:
-            raise SystemExit(0)  # the worker's parent is gone
+    def send(self, value: Any) -> Any:
+        self._shared.enter(self._tag)
+        try:
+            return self._inner.send(value)
+        finally:
+            self._shared.leave()
+
+    def throw(self, *args: Any) -> Any:
+        self._shared.enter(self._tag)
+        try:
+            return self._inner.throw(*args)
+        finally:
+            self._shared.leave()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._inner.__await__()
+
+
+class _ChildHost:
+    """ScoreHost in a score process: each call a request to the pool's process, tagged with
+    the job, then its answer."""
+
+    def __init__(self, child: _Child, tag: int) -> None:
+        self._child, self._tag = child, tag
+
+    async def attached_files(self, item: dict[str, Any]) -> list[str]:
+        return await self._child.call(self._tag, "attached_files", item)  # type: ignore[no-any-return]
+
+    async def score_id_by_name(self, scorecard_id: str, name: str) -> str | None:
+        return await self._child.call(self._tag, "score_id_by_name", scorecard_id, name)  # type: ignore[no-any-return]
+
+    async def newest_prediction(self, item_id: str, score_id: str) -> dict[str, Any] | None:
+        return await self._child.call(self._tag, "newest_prediction", item_id, score_id)  # type: ignore[no-any-return]
+
+    async def fetch(self, item: dict[str, Any]) -> str:
+        return await self._child.call(self._tag, "fetch", item)  # type: ignore[no-any-return]
+
+    async def store_get(self, version_id: str, key: str) -> dict[str, Any] | None:
+        return await self._child.call(self._tag, "store_get", version_id, key)  # type: ignore[no-any-return]
+
+    async def store_put(self, version_id: str, key: str, output: dict[str, Any]) -> None:
+        await self._child.call(self._tag, "store_put", version_id, key, output)
+
+
+class _Child:
+    """A score process's life: run each job it is sent as a task of its event loop."""
+
+    def __init__(self, sock: socket.socket, scoring: ScoringSettings, shared: _Shared) -> None:
+        from plexus.scores.providers import Models
+
+        self.sock, self.scoring, self.shared = sock, scoring, shared
+        self.models = Models(scoring)
+        self.configs = ConfigCache()
+        self.jobs: dict[int, asyncio.Task[None]] = {}
+        self.calls: dict[int, asyncio.Future[Any]] = {}
+        self.next_call = 0
+        self.writer: asyncio.StreamWriter | None = None
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.writer is not None
+        self.writer.write(_encode(message))
+
+    async def call(self, tag: int, name: str, *args: Any) -> Any:
+        self.next_call += 1
+        call_id = self.next_call
+        future = asyncio.get_running_loop().create_future()
+        self.calls[call_id] = future
+        try:
+            self.send({"tag": tag, "call": name, "id": call_id, "args": list(args)})
+            answer = await future
+        finally:
+            self.calls.pop(call_id, None)
         if "raise" in answer:
             raise RemoteFailure(answer["raise"]["type"], answer["raise"]["message"])
         return answer["reply"]
 
-    # One job at a time, so a blocking call holds nothing else up.
-    async def attached_files(self, item: dict[str, Any]) -> list[str]:
-        return self._call("attached_files", item)  # type: ignore[no-any-return]
-
-    async def score_id_by_name(self, scorecard_id: str, name: str) -> str | None:
-        return self._call("score_id_by_name", scorecard_id, name)  # type: ignore[no-any-return]
-
-    async def newest_prediction(self, item_id: str, score_id: str) -> dict[str, Any] | None:
-        return self._call("newest_prediction", item_id, score_id)  # type: ignore[no-any-return]
-
-    async def fetch(self, item: dict[str, Any]) -> str:
-        return self._call("fetch", item)  # type: ignore[no-any-return]
-
-    async def store_get(self, version_id: str, key: str) -> dict[str, Any] | None:
-        return self._call("store_get", version_id, key)  # type: ignore[no-any-return]
-
-    async def store_put(self, version_id: str, key: str, output: dict[str, Any]) -> None:
-        self._call("store_put", version_id, key, output)
-
-
-def _serve(sock: socket.socket, inherited: list[socket.socket], scoring: ScoringSettings) -> None:
-    """The worker's life: score each request it receives until its parent closes the pipe."""
-    from plexus.scores.providers import Models
-
-    for other in inherited:  # the other workers' pipes, so that their EOF still means EOF
-        other.close()
-    # A fork of a process inside a running event loop: that loop is not this process's.
-    asyncio.events._set_running_loop(None)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    models = Models(scoring)
-    configs = ConfigCache()
-    host = _PipeHost(sock)
-
-    def progress(line: str) -> None:
-        if line.startswith("node "):
-            sock.sendall(_encode({"progress": line}))
-
-    while True:
-        message = _recv_blocking(sock)
-        if message is None:
-            return
-        request = ScoreRequest.from_json(message["score"])
+    async def main(self) -> None:
+        reader, self.writer = await asyncio.open_unix_connection(sock=self.sock)
+        beating = asyncio.create_task(self._beat())
         try:
-            scored = loop.run_until_complete(
-                run_score(request, host, scoring, models, configs, progress)
+            while True:
+                try:
+                    header = await reader.readexactly(_HEADER.size)
+                    message = json.loads(await reader.readexactly(_decode_length(header)))
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return  # the pool's process went away
+                self._dispatch(message)
+        finally:
+            beating.cancel()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        tag = int(message.get("tag", -1))
+        if "score" in message:
+            request = ScoreRequest.from_json(message["score"])
+            self.jobs[tag] = asyncio.get_running_loop().create_task(
+                _Tracked(self._job(tag, request), tag, self.shared)
             )
-            answer: dict[str, Any] = {"done": scored.to_json()}
+        elif "id" in message:
+            future = self.calls.get(int(message["id"]))
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif "cancel" in message:
+            running = self.jobs.get(tag)
+            if running is not None:
+                running.cancel()
+
+    async def _beat(self) -> None:
+        while True:
+            self.shared.beat()
+            await asyncio.sleep(BEAT_SECONDS)
+
+    async def _job(self, tag: int, request: ScoreRequest) -> None:
+        from plexus.core import job_threads
+
+        threads = job_threads.watch()
+
+        def progress(line: str) -> None:
+            if line.startswith("node "):
+                self.send({"tag": tag, "progress": line})
+
+        answer: dict[str, Any]
+        try:
+            scored = await run_score(
+                request, _ChildHost(self, tag), self.scoring, self.models, self.configs, progress
+            )
+            answer = {"done": scored.to_json()}
+        except asyncio.CancelledError:
+            # Stopped by the pool (its time limit): is a thread of it still running?
+            for _ in range(10):
+                if not threads:
+                    break
+                await asyncio.sleep(0.1)
+            answer = {"cancelled": True, "stuck": bool(threads)}
         except (JobFailure, SettingsError) as exc:
             name = getattr(exc, "type_name", type(exc).__name__)
             answer = {"error": {"type": name, "message": str(exc), "expected": True}}
@@ -204,17 +338,37 @@ def _serve(sock: socket.socket, inherited: list[socket.socket], scoring: Scoring
         except Exception as exc:
             log.exception("job %s: unexpected error while scoring", request.job_id)
             answer = {"error": {"type": type(exc).__name__, "message": str(exc)}}
-        try:
-            sock.sendall(_encode(answer))
-        except ConnectionError:
-            return
+        finally:
+            self.jobs.pop(tag, None)
+        self.send({"tag": tag, **answer})
+
+
+def _serve(
+    sock: socket.socket,
+    inherited: list[socket.socket],
+    scoring: ScoringSettings,
+    shared: _Shared,
+    threads: int,
+) -> None:
+    for other in inherited:  # the other processes' pipes, so that their EOF still means EOF
+        other.close()
+    # A fork of a process inside a running event loop: that loop is not this process's.
+    asyncio.events._set_running_loop(None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # Tactus procedures run in threads: one for each job this process may hold at once.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="score"))
+    try:
+        loop.run_until_complete(_Child(sock, scoring, shared).main())
+    finally:
+        os._exit(0)  # nothing of the parent's (atexit, its threads) runs here
 
 
 # --- the pool, in the worker's own process ----------------------------------------------------
 
-# The engine, imported here once before the first fork so that every worker starts with it
-# (the first job imported it in-process before; the job's time limit then counts scoring
-# only). The model clients (openai, boto3) stay lazy: a keyword job never needs them.
+# The engine, imported here once before the first fork so that every process starts with it
+# (the job's time limit then counts scoring only). The model clients (openai, boto3) and
+# the Tactus runtime stay lazy: a keyword job never needs them.
 ENGINE_MODULES = (
     "plexus.scores.config",
     "plexus.scores.KeywordClassifier",
@@ -228,14 +382,42 @@ ENGINE_MODULES = (
 )
 
 
-# A score that names one of these is likely to call a model through these clients. Imported
-# in this process before a fork, they are shared by every worker forked after (64 workers
-# each importing openai for themselves cost 64 times its CPU and memory). The names are a
-# hint read off the YAML's text, never parsed here: a wrong guess only costs an import.
+# A score that names one of these is likely to need these modules. Imported in this process
+# before a fork, they are shared by every score process forked after. The names are a hint
+# read off the YAML's text, never parsed here: a wrong guess only costs an import.
+# openai imports most of itself on a client's first request (its resources and types, the
+# HTTP stack under httpx): 340 modules, seconds of a cold process, once here.
+_OPENAI = (
+    "openai",
+    "openai.resources.chat.completions",
+    "openai.types.chat",
+    "httpcore",
+    "h11",
+    "anyio",
+    "anyio._backends._asyncio",
+    "plexus.scores.run",
+)
 MODEL_CLIENTS = {
-    "LangGraphScore": ("openai",),
-    "LLMClassifier": ("openai",),
+    "LangGraphScore": (
+        *_OPENAI,
+        "plexus.scores.code",
+        *(f"plexus.scores.nodes.{name}" for name in ("Classifier", "LogicalClassifier")),
+    ),
+    "LLMClassifier": _OPENAI,
     "BedrockChat": ("boto3",),
+    # What a first procedure imports beyond tactus_runtime.load(): its runtime, and the
+    # model path under litellm (openai's SDK, rapidfuzz): 355 modules.
+    "TactusScore": (
+        *_OPENAI,
+        "plexus.scores.TactusScore",
+        "plexus.core.job_threads",
+        "tactus.core.runtime",
+        "tactus.stdlib.loader",
+        "tactus.adapters.memory",
+        "tactus.adapters.cost_collector_log",
+        "rapidfuzz.fuzz",
+        "rapidfuzz.process",
+    ),
 }
 
 
@@ -246,50 +428,110 @@ def _import_engine() -> None:
         importlib.import_module(name)
 
 
+def _prepare(configuration: str | None, engine: bool) -> None:
+    if engine:
+        _import_engine()
+    _import_model_clients(configuration)
+
+
 def _import_model_clients(configuration: str | None) -> None:
     import importlib
     import sys
 
     for hint, modules in MODEL_CLIENTS.items():
         if configuration and hint in configuration:
+            if hint == "TactusScore":
+                from plexus.scores import tactus_runtime
+
+                # First: it sets what litellm reads at import (no price table from GitHub).
+                tactus_runtime.load()
             for name in modules:
                 if name not in sys.modules:
                     importlib.import_module(name)
 
 
-@dataclass
-class _Worker:
-    process: Any  # multiprocessing.Process
-    sock: socket.socket
+@dataclass(eq=False)
+class _Flight:
+    """One job's scoring in a score process."""
+
+    tag: int
+    request: ScoreRequest
+    host: ScoreHost
+    limit_at: float  # its time limit
+    ends_at: float | None  # the invocation's end, when that comes first
+    future: asyncio.Future[Scored]
+    nodes: list[str] = field(default_factory=list)
+    host_error: BaseException | None = None
+    cancel_sent: float | None = None
+    sent_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self) -> float:
+        return self.limit_at if self.ends_at is None else min(self.limit_at, self.ends_at)
+
+    def settle(self, outcome: Scored | BaseException) -> None:
+        if self.future.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.future.set_exception(outcome)
+        else:
+            self.future.set_result(outcome)
+
+
+class _Process:
+    """A score process and its jobs in flight, seen from the pool."""
+
+    def __init__(self, process: Any, sock: socket.socket, shared: _Shared) -> None:
+        self.process, self.sock, self.shared = process, sock, shared
+        self.flights: dict[int, _Flight] = {}
+        self.retiring = False  # takes no new job; stopped once its jobs are out
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._buffer = bytearray()
 
     @property
     def pid(self) -> int:
         return int(self.process.pid)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        await asyncio.get_running_loop().sock_sendall(self.sock, _encode(message))
-
-    async def recv(self) -> dict[str, Any]:
+    def bind(self, pool: ScorePool) -> None:
+        """Read this process's frames on the running loop (a warm container's next
+        invocation runs a new loop)."""
         loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._reader is None or self._reader.done():
+            self._loop, self._lock = loop, asyncio.Lock()
+            self._reader = loop.create_task(pool._read(self))
 
-        async def exactly(n: int) -> bytes:
-            buffer = bytearray(n)
-            view, got = memoryview(buffer), 0
-            while got < n:
-                count = await loop.sock_recv_into(self.sock, view[got:])
-                if count == 0:
-                    raise EOFError
-                got += count
-            return bytes(buffer)
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self._loop is not None and self._lock is not None
+        async with self._lock:  # frames whole, one after another
+            await self._loop.sock_sendall(self.sock, _encode(message))
 
-        header = await exactly(_HEADER.size)
-        return json.loads(await exactly(_decode_length(header)))  # type: ignore[no-any-return]
+    async def frames(self) -> Any:
+        """Frames as they come; the buffer outlives a reader cancelled with its loop."""
+        assert self._loop is not None
+        while True:
+            while len(self._buffer) >= _HEADER.size:
+                length = _decode_length(bytes(self._buffer[: _HEADER.size]))
+                if len(self._buffer) < _HEADER.size + length:
+                    break
+                body = bytes(self._buffer[_HEADER.size : _HEADER.size + length])
+                del self._buffer[: _HEADER.size + length]
+                yield json.loads(body)
+            data = await self._loop.sock_recv(self.sock, 1 << 16)
+            if not data:
+                raise EOFError
+            self._buffer += data
 
     def kill(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                self._reader.cancel()
         self.sock.close()
         if self.process.is_alive():
             self.process.kill()
         self.process.join(2)
+        self.shared.close()
 
     def exit_description(self) -> str:
         self.process.join(1)
@@ -300,153 +542,306 @@ class _Worker:
 
 
 class ScorePool:
-    """Worker processes, forked on demand and reused; one is killed when its job overruns."""
+    """A few score processes, each scoring many jobs at once, under a watchdog."""
 
-    def __init__(self, scoring: ScoringSettings, *, limit_seconds: float, keep: int) -> None:
+    def __init__(
+        self,
+        scoring: ScoringSettings,
+        *,
+        limit_seconds: float,
+        keep: int,
+        processes: int | None = None,
+    ) -> None:
         self.scoring = scoring
         self.limit_seconds = limit_seconds
-        # Idle workers kept for the next jobs (the processor's concurrency).
+        # Jobs at once across the pool (the processor's concurrency): each process's threads.
         self.keep = keep
-        self._idle: list[_Worker] = []
-        self._all: dict[int, _Worker] = {}
+        self.processes = processes or cores()
+        self._procs: list[_Process] = []
         self._owner = os.getpid()
+        self._next_tag = 0
+        self._watchdog: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._forking: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self.reruns = 0  # jobs run again after their process was stopped for another's fault
 
     def pids(self) -> list[int]:
-        return list(self._all)
+        return [p.pid for p in self._procs]
 
-    def _start(self) -> _Worker:
-        if not self._all:
-            _import_engine()
+    def _start(self) -> _Process:
         ours, theirs = socket.socketpair()
+        shared = _Shared()
         context = multiprocessing.get_context("fork")
-        inherited = [w.sock for w in self._all.values()] + [ours]
+        inherited = [p.sock for p in self._procs] + [ours]
         process = context.Process(
-            target=_serve, args=(theirs, inherited, self.scoring), daemon=True, name="score"
+            target=_serve,
+            args=(theirs, inherited, self.scoring, shared, max(8, self.keep + 4)),
+            daemon=True,
+            name="score",
         )
+        # What is alive here now (the modules imported for the processes, mostly) is
+        # frozen: neither this process's collector nor the child's walks it again, and a
+        # walk writes to every object's header, which would copy each shared page into the
+        # child (measured: 58 MiB less PSS for a Tactus drain's tree). A cycle among a job's
+        # objects alive at a fork is never collected in this process; forks are few.
+        gc.freeze()
         process.start()
         theirs.close()
         ours.setblocking(False)
-        worker = _Worker(process, ours)
-        self._all[worker.pid] = worker
-        return worker
+        proc = _Process(process, ours, shared)
+        self._procs.append(proc)
+        return proc
 
-    def _acquire(self) -> _Worker:
+    def _least_busy(self) -> _Process | None:
+        """The process for the next job, or None when another should be forked for it."""
+        now = time.monotonic()
+        for proc in list(self._procs):
+            if not proc.process.is_alive():
+                self._stop(proc, None, f"ended ({proc.exit_description()})")
+        ready = [p for p in self._procs if not p.retiring]
+        # A process whose loop does not turn is no place for a new job (while stuck it is
+        # still counted: it is retired once its stuck job is out, and a new one takes over).
+        turning = [p for p in ready if now - p.shared.read()[0] <= STUCK_AFTER_SECONDS]
+        least = min(turning, key=lambda p: len(p.flights), default=None)
+        if least is None or (least.flights and len(ready) < self.processes):
+            return None
+        return least
+
+    async def _pick(self, request: ScoreRequest) -> _Process:
         if os.getpid() != self._owner:
             raise RuntimeError("a score pool belongs to the process that made it")
-        while self._idle:
-            worker = self._idle.pop()
-            if worker.process.is_alive():
-                return worker
-            self._discard(worker)
-        return self._start()
-
-    def _release(self, worker: _Worker) -> None:
-        if len(self._idle) < self.keep:
-            self._idle.append(worker)
-        else:
-            self._discard(worker)
-
-    def _discard(self, worker: _Worker) -> None:
-        self._all.pop(worker.pid, None)
-        worker.kill()
+        least = self._least_busy()
+        if least is not None:
+            return least
+        loop = asyncio.get_running_loop()
+        if self._forking is None or self._forking[0] is not loop:
+            self._forking = (loop, asyncio.Lock())
+        # One import-and-fork at a time, never a fork while this process imports (a child
+        # would inherit a module lock held by the importing thread).
+        async with self._forking[1]:
+            least = self._least_busy()
+            if least is None:
+                # What the processes will need, imported before they are forked: in a
+                # thread, so that the jobs in flight keep being served meanwhile (the Tactus
+                # runtime takes seconds).
+                first = not self._procs
+                await asyncio.to_thread(_prepare, request.configuration, first)
+                least = self._start()
+        return least
 
     def close(self) -> None:
-        for worker in list(self._all.values()):
-            self._discard(worker)
-        self._idle.clear()
+        for proc in list(self._procs):
+            self._stop(proc, None, "the pool closed")
 
     async def score(
         self, request: ScoreRequest, host: ScoreHost, *, ends_at: float | None = None
     ) -> Scored:
-        """Score in a worker within the time limit; `ends_at` (time.monotonic()) is the
-        invocation's own deadline, which makes the job OutOfTime rather than too slow."""
-        # The clock starts with a worker in hand: the engine's import before the first fork
-        # is the worker's cost, not the score's.
-        if ends_at is not None and ends_at <= time.monotonic():
-            raise OutOfTime("the invocation ends before the score could start")
-        if not self._idle:  # a fork is coming: let it inherit what this score will need
-            _import_model_clients(request.configuration)
-        worker = self._acquire()
-        started = time.monotonic()
-        deadline = started + self.limit_seconds
-        invocation_first = ends_at is not None and ends_at < deadline
-        if invocation_first:
-            assert ends_at is not None
-            deadline = ends_at
-        node: list[str] = []
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                scored = await self._converse(worker, request, host, node)
-        except TimeoutError:
-            self._discard(worker)
-            where = f" (in node {node[-1]!r})" if node else ""
-            if invocation_first:
-                raise OutOfTime(
-                    f"the invocation ends before the score could finish{where}: "
-                    f"{time.monotonic() - started:.1f}s in"
-                ) from None
-            raise overran(self.limit_seconds, node[-1] if node else None) from None
-        except EOFError:
-            self._discard(worker)
-            raise WorkerDied(
-                f"the score's worker process ended while scoring ({worker.exit_description()})"
-                + (f" in node {node[-1]!r}" if node else "")
-            ) from None
-        except BaseException:
-            # Cancelled, or this side failed mid-conversation: the worker's state is unknown.
-            self._discard(worker)
-            raise
-        self._release(worker)
-        return scored
-
-    async def _converse(
-        self, worker: _Worker, request: ScoreRequest, host: ScoreHost, node: list[str]
-    ) -> Scored:
-        await worker.send({"score": request.to_json()})
-        host_error: BaseException | None = None
+        """Score in a score process within the time limit; `ends_at` (time.monotonic()) is
+        the invocation's own deadline, which makes the job OutOfTime rather than too slow."""
+        runs = 0
         while True:
-            message = await worker.recv()
-            if "progress" in message:
-                if (started := node_started(str(message["progress"]))) is not None:
-                    node.append(started)
-                continue
-            if "call" in message:
-                name = str(message["call"])
-                if name not in HOST_CALLS:
-                    raise WorkerDied(f"a score worker asked for {name[:50]!r}")
-                try:
-                    reply = await getattr(host, name)(*message.get("args", []))
-                except Exception as exc:
-                    host_error = exc
-                    text = str(exc)
-                    await worker.send({"raise": {"type": type(exc).__name__, "message": text}})
-                else:
-                    await worker.send({"reply": reply})
-                continue
-            if "done" in message:
-                return Scored.from_json(message["done"])
-            error = message.get("error") or {}
-            if host_error is not None:
-                raise host_error  # this process's own error, as it was raised here
-            if error.get("expected"):
-                cost = Cost.from_json(error["cost"]) if error.get("cost") else None
-                raise RemoteFailure(str(error.get("type")), str(error.get("message")), cost)
-            raise RemoteFailure(
-                str(error.get("type")),
-                f"internal error: {error.get('type')}: {error.get('message')}",
+            if ends_at is not None and ends_at <= time.monotonic():
+                raise OutOfTime("the invocation ends before the score could start")
+            proc = await self._pick(request)
+            proc.bind(self)
+            self._next_tag += 1
+            flight = _Flight(
+                self._next_tag,
+                request,
+                host,
+                time.monotonic() + self.limit_seconds,
+                ends_at,
+                asyncio.get_running_loop().create_future(),
             )
+            proc.flights[flight.tag] = flight
+            self._ensure_watchdog()
+            try:
+                await proc.send({"tag": flight.tag, "score": request.to_json()})
+                return await flight.future
+            except _Unstarted:
+                pass
+            except _Evicted as exc:
+                runs += 1
+                self.reruns += 1
+                if runs > MAX_RERUNS:
+                    raise GivenBack(
+                        f"the score's process was stopped {runs} times for other jobs "
+                        f"({exc}); the job goes back to be claimed again"
+                    ) from None
+                log.warning("job %s: %s; scoring it again", request.job_id, exc)
+            except OSError as exc:  # the process's socket is gone: it died
+                self._stop(proc, None, f"its socket failed ({exc})")
+                runs += 1
+                if runs > MAX_RERUNS:
+                    raise GivenBack("the score's process failed; given back") from None
+            except asyncio.CancelledError:
+                if flight.tag in proc.flights and proc in self._procs:
+                    self._spawn(proc.send({"tag": flight.tag, "cancel": True}))
+                raise
+            finally:
+                proc.flights.pop(flight.tag, None)
+                if proc.retiring and not proc.flights and proc in self._procs:
+                    self._stop(proc, None, "retired")
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- one process's frames ------------------------------------------------------------
+
+    async def _read(self, proc: _Process) -> None:
+        try:
+            async for message in proc.frames():
+                flight = proc.flights.get(int(message.get("tag", -1)))
+                if flight is not None:
+                    self._on_message(proc, flight, message)
+        except (EOFError, OSError, WorkerDied, ValueError) as exc:
+            if proc in self._procs:
+                what = exc if isinstance(exc, WorkerDied) else proc.exit_description()
+                self._lost(proc, f"the score's process ended ({what})")
+
+    def _on_message(self, proc: _Process, flight: _Flight, message: dict[str, Any]) -> None:
+        if "progress" in message:
+            if (started := node_started(str(message["progress"]))) is not None:
+                flight.nodes.append(started)
+        elif "call" in message:
+            name = str(message["call"])
+            if name not in HOST_CALLS:
+                self._stop(proc, None, f"it asked for {name[:50]!r}")
+                flight.settle(WorkerDied(f"a score process asked for {name[:50]!r}"))
+                return
+            self._spawn(self._answer(proc, flight, name, message))
+        elif "done" in message:
+            flight.settle(Scored.from_json(message["done"]))
+        elif "cancelled" in message:
+            flight.settle(self._too_late(flight))
+            if message.get("stuck"):
+                # A thread of the job still runs its code: only stopping the process ends it.
+                self._stop(proc, None, "a stopped job's code still ran in it")
+        else:
+            error = message.get("error") or {}
+            if flight.host_error is not None:
+                flight.settle(flight.host_error)  # this process's own error, as raised here
+            elif error.get("expected"):
+                cost = Cost.from_json(error["cost"]) if error.get("cost") else None
+                flight.settle(
+                    RemoteFailure(str(error.get("type")), str(error.get("message")), cost)
+                )
+            else:
+                flight.settle(
+                    RemoteFailure(
+                        str(error.get("type")),
+                        f"internal error: {error.get('type')}: {error.get('message')}",
+                    )
+                )
+
+    async def _answer(self, proc: _Process, flight: _Flight, name: str, message: Any) -> None:
+        answer: dict[str, Any] = {"tag": flight.tag, "id": message.get("id")}
+        try:
+            answer["reply"] = await getattr(flight.host, name)(*message.get("args", []))
+        except Exception as exc:
+            flight.host_error = exc
+            answer["raise"] = {"type": type(exc).__name__, "message": str(exc)}
+        if flight.tag in proc.flights and proc in self._procs:
+            with contextlib.suppress(OSError):
+                await proc.send(answer)
+
+    def _too_late(self, flight: _Flight) -> JobFailure:
+        node = flight.nodes[-1] if flight.nodes else None
+        if flight.ends_at is not None and flight.ends_at < flight.limit_at:
+            where = f" (in node {node!r})" if node else ""
+            return OutOfTime(f"the invocation ends before the score could finish{where}")
+        return overran(self.limit_seconds, node)
+
+    # --- the watchdog --------------------------------------------------------------------
+
+    def _ensure_watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._watchdog is None or self._watchdog.done() or self._watchdog.get_loop() is not loop:
+            self._watchdog = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while any(p.flights for p in self._procs):
+            await asyncio.sleep(WATCH_SECONDS)
+            now = time.monotonic()
+            for proc in list(self._procs):
+                if proc.flights:
+                    self._check(proc, now)
+
+    def _check(self, proc: _Process, now: float) -> None:
+        beat, tag, since = proc.shared.read()
+        stuck = now - beat > STUCK_AFTER_SECONDS
+        culprit = proc.flights.get(tag) if stuck else None
+        if culprit is not None:
+            # Jobs sent after the loop stuck never began: elsewhere at once.
+            for flight in list(proc.flights.values()):
+                if flight is not culprit and flight.sent_at > since:
+                    flight.settle(_Unstarted())
+            # Its other neighbours wait on a loop that does not turn: they go elsewhere.
+            if now - since > EVICT_AFTER_SECONDS and len(proc.flights) > 1:
+                proc.retiring = True
+                for flight in list(proc.flights.values()):
+                    if flight is not culprit:
+                        flight.settle(
+                            _Evicted(
+                                f"job {culprit.request.job_id}'s code held its score process "
+                                f"for {now - since:.0f}s"
+                            )
+                        )
+            if now >= culprit.deadline:
+                culprit.settle(self._too_late(culprit))
+                self._stop(proc, culprit, "a job outlived its time limit in it")
+            return
+        for flight in list(proc.flights.values()):
+            if now < flight.deadline:
+                continue
+            if stuck or (
+                flight.cancel_sent is not None and now - flight.cancel_sent > CANCEL_GRACE_SECONDS
+            ):
+                # Stuck outside any one job's code (or deaf to the cancel): stop it.
+                flight.settle(self._too_late(flight))
+                self._stop(proc, flight, "a job outlived its time limit in it")
+                return
+            if flight.cancel_sent is None:
+                flight.cancel_sent = now
+                self._spawn(self._cancel(proc, flight))
+
+    async def _cancel(self, proc: _Process, flight: _Flight) -> None:
+        with contextlib.suppress(OSError):
+            await proc.send({"tag": flight.tag, "cancel": True})
+
+    def _stop(self, proc: _Process, culprit: _Flight | None, why: str) -> None:
+        """Kill the process; its jobs other than `culprit` run again elsewhere."""
+        if proc in self._procs:
+            self._procs.remove(proc)
+        for flight in list(proc.flights.values()):
+            if flight is not culprit:
+                flight.settle(_Evicted(f"its score process was stopped: {why}"))
+        proc.kill()
+
+    def _lost(self, proc: _Process, why: str) -> None:
+        """The process ended by itself (killed from outside, out of memory, crashed)."""
+        log.warning("score process %d: %s", proc.pid, why)
+        self._stop(proc, None, why)
 
 
 _shared: ScorePool | None = None
 
 
-def shared_pool(scoring: ScoringSettings, *, limit_seconds: float, keep: int) -> ScorePool:
+def shared_pool(
+    scoring: ScoringSettings, *, limit_seconds: float, keep: int, processes: int | None = None
+) -> ScorePool:
     """The container's pool: kept across invocations while the settings stay the same."""
     global _shared
     pool = _shared
     if pool is None or pool.scoring != scoring or pool._owner != os.getpid():
         if pool is not None and pool._owner == os.getpid():
             pool.close()
-        pool = _shared = ScorePool(scoring, limit_seconds=limit_seconds, keep=keep)
+        pool = _shared = ScorePool(
+            scoring, limit_seconds=limit_seconds, keep=keep, processes=processes
+        )
     pool.limit_seconds, pool.keep = limit_seconds, max(pool.keep, keep)
+    if processes is not None:
+        pool.processes = processes
     return pool

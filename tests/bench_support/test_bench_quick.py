@@ -17,7 +17,8 @@ from tests.bench_support.conftest import BENCH
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "script", ["worker_cpu.py", "throughput.py", "round_trips.py", "job_memory.py"]
+    "script",
+    ["worker_cpu.py", "throughput.py", "round_trips.py", "job_memory.py", "concurrency.py"],
 )
 def test_benchmark_runs_in_quick_mode(script):
     done = subprocess.run(
@@ -33,7 +34,8 @@ def test_benchmark_runs_in_quick_mode(script):
 
 
 @pytest.mark.parametrize(
-    "module", ["cold_start", "push_cost", "throughput", "worker_cpu", "job_memory"]
+    "module",
+    ["cold_start", "push_cost", "throughput", "worker_cpu", "job_memory", "concurrency"],
 )
 def test_benchmark_module_imports(module):
     importlib.import_module(module)

@@ -167,3 +167,31 @@ def test_secrets_include_the_parts_of_a_postgres_uri():
     secrets = settings.secrets()
     assert "p%41SECRET" in secrets and "pASECRET" in secrets
     assert "postgresql://u:p%41SECRET@h/db" in secrets
+
+
+def test_concurrency_is_lowered_to_what_the_function_memory_holds(caplog, monkeypatch):
+    from plexus.core import settings as settings_module
+    from plexus.core import sizing
+
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setattr(sizing, "cores", lambda: 6)
+    env = {**BASE, "PLEXUS_CONCURRENCY": "1000", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}
+    fits = sizing.jobs_that_fit(2048, sizing.vcpus(2048))
+
+    first, again = load_settings(env), load_settings(env)
+
+    assert first.concurrency == again.concurrency == fits < 1000
+    # Score processes follow the function's vCPUs (1 per 1,769 MB), not the concurrency.
+    assert first.processes == 2
+    assert load_settings({**env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"}).processes == 6
+    warnings = [r.getMessage() for r in caplog.records if "2048 MB" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once a process, not once an invocation
+    assert "PLEXUS_CONCURRENCY=1000" in warnings[0] and f"{fits} jobs at once" in warnings[0]
+
+
+def test_a_concurrency_that_fits_is_kept_and_processes_can_be_set():
+    env = {**BASE, "PLEXUS_CONCURRENCY": "64", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048"}
+    assert load_settings(env).concurrency == 64
+    assert load_settings({**env, "PLEXUS_SCORE_PROCESSES": "3"}).processes == 3
+    # Outside Lambda (no memory size) nothing is lowered.
+    assert load_settings({**BASE, "PLEXUS_CONCURRENCY": "5000"}).concurrency == 5000
