@@ -52,6 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from plexus.core import sizing
 from plexus.core.cost import Cost
 from plexus.core.errors import JobFailure
 from plexus.core.settings import SettingsError
@@ -127,14 +128,6 @@ class _Evicted(Exception):
 class _Unstarted(_Evicted):
     """The job was sent to a process already stuck in another job's code: it never began
     there, so sending it elsewhere costs nothing and counts as no run."""
-
-
-def cores() -> int:
-    """vCPUs this process may run on (Lambda: 1 per 1,769 MB, up to 6)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def node_started(line: str) -> str | None:
@@ -556,7 +549,7 @@ class ScorePool:
         self.limit_seconds = limit_seconds
         # Jobs at once across the pool (the processor's concurrency): each process's threads.
         self.keep = keep
-        self.processes = processes or cores()
+        self.processes = processes or sizing.cores()
         self._procs: list[_Process] = []
         self._owner = os.getpid()
         self._next_tag = 0
