@@ -319,16 +319,8 @@ class Models:
                 accept="application/json",
             )
             answer = json.loads(response["body"].read())
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise ModelCallError(
-                f"Bedrock model {choice.name} ({region}) failed: "
-                f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:300]}"
-            ) from None
-        except BotoCoreError as exc:
-            raise ModelCallError(
-                f"Bedrock model {choice.name} ({region}) unreachable: {exc}"
-            ) from None
+        except (ClientError, BotoCoreError) as exc:
+            raise _bedrock_error(choice.name, region, exc) from None
         parts = answer.get("content") or []
         text = "".join(p.get("text", "") for p in parts if isinstance(p, dict))
         usage = answer.get("usage") or {}
@@ -374,16 +366,8 @@ class Models:
         started = time.perf_counter()
         try:
             response = await asyncio.to_thread(client.converse, **request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise ModelCallError(
-                f"Bedrock model {choice.name} ({region}) failed: "
-                f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:300]}"
-            ) from None
-        except BotoCoreError as exc:
-            raise ModelCallError(
-                f"Bedrock model {choice.name} ({region}) unreachable: {exc}"
-            ) from None
+        except (ClientError, BotoCoreError) as exc:
+            raise _bedrock_error(choice.name, region, exc) from None
         content = ((response.get("output") or {}).get("message") or {}).get("content") or []
         text = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         usage = response.get("usage") or {}
@@ -422,3 +406,16 @@ def _message(exc: Exception) -> str:
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:300]
     return str(exc)[:300]
+
+
+def _bedrock_error(model: str, region: str | None, exc: Exception) -> ModelCallError:
+    """A Bedrock call that failed past botocore's retries, named by model and region."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return ModelCallError(
+            f"Bedrock model {model} ({region}) failed: "
+            f"{error.get('Code', 'error')}: {str(error.get('Message', ''))[:300]}"
+        )
+    return ModelCallError(f"Bedrock model {model} ({region}) unreachable: {exc}")

@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 ROLES = {"ai": "assistant", "human": "user", "system": "system"}
 
 
+def history_messages(history: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The state's retry conversation as chat messages, empty turns left out (as Plexus
+    sends it after a node's own prompt)."""
+    return [
+        {"role": ROLES[m["type"]], "content": m["content"]}
+        for m in history
+        if str(m.get("content") or "").strip()
+    ]
+
+
 def normalize(text: str) -> str:
     """Lower case, underscores as spaces, single spaces, only letters, digits and spaces."""
     text = " ".join(text.replace("_", " ").split())
@@ -105,11 +115,7 @@ class Classifier(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = [
-                {"role": ROLES[m["type"]], "content": m["content"]}
-                for m in history
-                if str(m.get("content") or "").strip()
-            ]
+            sent = history_messages(history)
             completion = await self.call_model(run, record, messages + sent)
             last = completion.text or ""
             value = (

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
-from plexus.scores.nodes.Classifier import ROLES
+from plexus.scores.nodes.Classifier import history_messages
 
 GIVE_UP = "Failed to generate a valid completion after maximum retry attempts."
 
@@ -37,11 +37,7 @@ class Generator(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = [
-                {"role": ROLES[m["type"]], "content": m["content"]}
-                for m in history
-                if str(m.get("content") or "").strip()
-            ]
+            sent = history_messages(history)
             completion = await self.call_model(run, record, messages + sent)
             text = completion.text or ""
             if text.strip():
