@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS plexus_model_outputs (
 """
 
 
+# Workers starting together would race in CREATE TABLE IF NOT EXISTS (PostgreSQL can fail
+# the loser with a duplicate pg_type row); this advisory lock lets one create it at a time.
+SCHEMA_LOCK = 0x706C7873_6D6F6F75  # "plxs" "moou"
+
+
 def input_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -45,7 +50,9 @@ class ModelOutputStore:
         except psycopg.OperationalError as exc:
             # The driver's message can include the host but never the password.
             raise RuntimeError(f"PLEXUS_POSTGRES_URI: cannot connect: {_first_line(exc)}") from None
-        await self._conn.execute(SCHEMA)
+        async with self._conn.transaction():
+            await self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            await self._conn.execute(SCHEMA)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

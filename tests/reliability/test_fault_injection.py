@@ -194,6 +194,9 @@ def test_four_workers_with_faults_and_a_kill(
         victim_model.gate.set()
         api_proxy.release()
         held_jobs = list(held.held_jobs)
+        # A held job may have met the model before (a claim whose upload S3 refused gave
+        # it back, and the victim took it next): what counts is no answer after this point.
+        answered_at_kill = {j: model.answered[text_of[j]] for j in held_jobs}
         by_text = {t: j for j, t in text_of.items()}
         waiting_jobs = [by_text[t] for t in victim_model.waiting]
 
@@ -259,13 +262,13 @@ def test_four_workers_with_faults_and_a_kill(
             assert trace["classification"]["value"] == result["value"]
 
     # The killed worker's jobs were claimed again after their lease and finished; the ones
-    # whose result it had created were completed with that result, without the model.
+    # whose result it had created were completed with that result, without the model again.
     for job_id in held_jobs + waiting_jobs:
         assert attempts_of(jobs[job_id]) >= 2, jobs[job_id]
     for job_id in held_jobs:
         metadata = json.loads(jobs[job_id]["metadata"])
         assert jobs[job_id]["status"] == "COMPLETED" and metadata["cached"] is True, metadata
-        assert model.answered[text_of[job_id]] == 0
+        assert model.answered[text_of[job_id]] == answered_at_kill[job_id]
 
     # Each injected fault happened and shows up as its own reason; most jobs still finish.
     assert all(model.served[kind] > 0 for kind in ("429", "timeout", "bad_class")), model.served
