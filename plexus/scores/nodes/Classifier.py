@@ -31,6 +31,18 @@ if TYPE_CHECKING:
 ROLES = {"ai": "assistant", "human": "user", "system": "system"}
 
 
+def with_retry_turn(
+    history: list[dict[str, str]], reply: str, request: str
+) -> list[dict[str, str]]:
+    """The conversation after a reply that could not be used and the request to try again,
+    in the state's message form (as Plexus keeps it)."""
+    return [
+        *history,
+        {"type": "ai", "content": reply, "_type": "AIMessage"},
+        {"type": "human", "content": request, "_type": "HumanMessage"},
+    ]
+
+
 def history_messages(history: list[dict[str, str]]) -> list[dict[str, str]]:
     """The state's retry conversation as chat messages, empty turns left out (as Plexus
     sends it after a node's own prompt)."""
@@ -134,15 +146,7 @@ class Classifier(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = [
-                *history,
-                {"type": "ai", "content": last, "_type": "AIMessage"},
-                {
-                    "type": "human",
-                    "content": self.retry_message(retries + 1),
-                    "_type": "HumanMessage",
-                },
-            ]
+            history = with_retry_turn(history, last, self.retry_message(retries + 1))
             retries += 1
         state.update(
             classification="unknown",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
-from plexus.scores.nodes.Classifier import history_messages
+from plexus.scores.nodes.Classifier import history_messages, with_retry_turn
 
 GIVE_UP = "Failed to generate a valid completion after maximum retry attempts."
 
@@ -48,15 +48,7 @@ class Generator(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = [
-                *history,
-                {"type": "ai", "content": text, "_type": "AIMessage"},
-                {
-                    "type": "human",
-                    "content": self.retry_message(retries + 1),
-                    "_type": "HumanMessage",
-                },
-            ]
+            history = with_retry_turn(history, text, self.retry_message(retries + 1))
             retries += 1
         state.update(
             completion=GIVE_UP, explanation=GIVE_UP, chat_history=history, retry_count=retries
