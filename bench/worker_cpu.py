@@ -50,9 +50,13 @@ GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("GraphQL client: gql", "library", ("site-packages/gql/",)),
     ("GraphQL client: graphql-core (print_ast, parse)", "library", ("site-packages/graphql/",)),
-    # gql's transport and openai 3 both import httpx2 (gql prefers it to httpx): one stack.
     (
-        "HTTP client: httpx2, httpcore2 (gql's and openai's)",
+        "HTTP client: aiohttp, yarl, multidict (gql's)",
+        "library",
+        ("aiohttp/", "yarl/", "multidict/", "aiohappyeyeballs/", "propcache/", "frozenlist/"),
+    ),
+    (
+        "HTTP client: httpx2, httpcore2 (openai's)",
         "library",
         ("httpx2/", "httpcore2/", "site-packages/httpx/", "site-packages/httpcore/"),
     ),
@@ -157,39 +161,17 @@ def parse_configs_once() -> Callable[[], None]:
     return lambda: setattr(plexus.scores, "parse_score_config", original)
 
 
-def keep_connections() -> Callable[[], None]:
-    """gql's transport makes its httpx2 client with httpx2's default limits: 20 keep-alive
-    connections. With more requests than that at once, each answer beyond 20 closes its
-    connection and a later request opens a new one (TCP and HTTP setup on every one)."""
-    from gql.transport import httpx as gql_httpx
-
-    transport = gql_httpx.HTTPXAsyncTransport
-    original = transport.__init__
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "limits", gql_httpx.httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        )
-        original(self, *args, **kwargs)
-
-    transport.__init__ = init  # type: ignore[method-assign]
-    return lambda: setattr(transport, "__init__", original)
-
-
 EXPERIMENTS = {
     "config-once": (parse_configs_once, "plexus/worker/processor.py: parse a version's YAML once"),
-    "keep-alive": (
-        keep_connections,
-        "plexus/clients/plexus_api.py: keep 100 connections, not 20",
-    ),
 }
 
 
 class ProfilingExecutor(ThreadPoolExecutor):
-    """The loop's default executor, each task under its thread's own profiler."""
+    """The loop's default executor (and the S3 uploads'), each task under its thread's own
+    profiler."""
 
     def __init__(self) -> None:
-        super().__init__(thread_name_prefix="profiled")
+        super().__init__(32, thread_name_prefix="profiled")
         self.profiles: list[cProfile.Profile] = []
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -254,12 +236,20 @@ def main() -> int:
 
         plain_ms = cpu_per_job("plain")
 
+        from plexus.clients import attachments
+
+        # The loop's default executor and the S3 uploads' own, each thread profiled.
         executor = ProfilingExecutor()
+        uploads = attachments._uploads
+        attachments._uploads = lambda: executor  # type: ignore[assignment]
         main_profile = cProfile.Profile(time.thread_time)
         main_profile.enable()
         # In process: the profiler sees this process only, not the score pool's workers.
-        done = asyncio.run(drain("profiled", args.concurrency, executor, in_process=True))
-        main_profile.disable()
+        try:
+            done = asyncio.run(drain("profiled", args.concurrency, executor, in_process=True))
+        finally:
+            main_profile.disable()
+            attachments._uploads = uploads
         executor.shutdown()
         if done != args.jobs:
             raise SystemExit("the profiled drain did not complete every job")

@@ -1,4 +1,4 @@
-"""The Plexus API client: gql over its own httpx transport, with Amplify-named operations.
+"""The Plexus API client: gql over its own aiohttp transport, with Amplify-named operations.
 
 Round trips per job are kept low on purpose (see docs/PERFORMANCE.md): the item, score and
 scorecard come in one request; the score version and the cached-result lookup (the real
@@ -22,15 +22,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
+import aiohttp
 from gql import Client, GraphQLRequest
-from gql.transport import httpx as gql_httpx
+from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportError,
     TransportQueryError,
     TransportServerError,
 )
-from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import print_ast
 from tenacity import (
     AsyncRetrying,
@@ -215,13 +215,10 @@ class ConditionFailed(Exception):
         self.retried = retried
 
 
-# httpx's transport errors worth another try: timeouts (connect, read, write, pool), network
-# errors (refused, reset, broken pipe) and a server that closed the connection mid-exchange.
-# Not LocalProtocolError, UnsupportedProtocol or ProxyError: a retry sends the same thing.
-# gql's transport runs on httpx2 when it is installed (as here), else on httpx: the errors
-# are that module's.
-_http: Any = vars(gql_httpx)["httpx"]
-_TRANSIENT_HTTPX = (_http.TimeoutException, _http.NetworkError, _http.RemoteProtocolError)
+# aiohttp's errors worth another try: a refused, reset or dropped connection, a server that
+# closed it mid-exchange or mid-body, a timeout (aiohttp's are TimeoutErrors). Not
+# InvalidURL, a bad header or "Session is closed": a retry sends the same thing.
+_TRANSIENT_HTTP = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
 
 
 def transient_fault(exc: BaseException) -> str | None:
@@ -237,10 +234,10 @@ def transient_fault(exc: BaseException) -> str | None:
         marker = next((m for m in RETRYABLE_ERROR_TYPES if m in types), None)
         return None if marker is None else types
     if isinstance(exc, TransportConnectionFailed):
-        # gql wraps whatever httpx raised; "client has been closed" (a RuntimeError) is not
+        # gql wraps whatever aiohttp raised; "Session is closed" (a RuntimeError) is not
         # transient and must not be retried.
         cause = exc.__cause__
-        if isinstance(cause, _TRANSIENT_HTTPX):
+        if isinstance(cause, _TRANSIENT_HTTP):
             return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
         return None
     if isinstance(exc, TimeoutError):  # gql's execute_timeout
@@ -303,10 +300,10 @@ class PlexusApi:
         max_attempts: int | None = None,
         remaining_seconds: Callable[[], float] | None = None,
     ) -> None:
-        transport = HTTPXAsyncTransport(
+        transport = AIOHTTPTransport(
             url=settings.api_url,
             headers={"x-api-key": settings.api_key.get()},
-            timeout=settings.api_timeout_seconds,
+            timeout=settings.api_timeout_seconds,  # type: ignore[arg-type]  # gql says int
         )
         self._client = Client(
             transport=transport,

@@ -68,8 +68,9 @@ LOSE_ANSWER = "lose_answer"
 STALL = "stall"
 Action = str | Refuse | LateError | Down
 Decide = Callable[[str, str, bytes], Action]
-# Hop-by-hop headers, and the length we set ourselves.
-_DROP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+# Hop-by-hop and length headers, and the two BaseHTTPRequestHandler writes itself (sent
+# twice, aiohttp's parser refuses the answer: "Duplicate 'Server' header found").
+_DROP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
 
 class _Dropped(Exception):

@@ -134,10 +134,10 @@ def messages(caplog: pytest.LogCaptureFixture, job_id: str) -> str:
 def assert_fault_named(fault: str, retried: list[str]) -> None:
     """The retry log line names what went wrong, as the client saw it."""
     expected = {
-        "refused": "ConnectError",
-        "reset": "Error",  # ReadError (reset) or RemoteProtocolError, by timing
-        "closed_before": "RemoteProtocolError",
-        "closed_after": "RemoteProtocolError",
+        "refused": "ClientConnectorError",
+        "reset": "Error",  # ClientOSError (reset) or ServerDisconnectedError, by timing
+        "closed_before": "ServerDisconnectedError",
+        "closed_after": "ServerDisconnectedError",
         "read_timeout": "Timeout",
         "429": "TooManyRequestsException",
         "503": "HTTP 503",
@@ -318,7 +318,7 @@ def test_a_load_balancer_ending_keep_alive_costs_retries_not_jobs(
     assert ended > 0
     retried = [r.getMessage() for r in caplog.records if "; retry " in r.getMessage()]
     # One retry per ended connection (and, on a loaded machine, maybe a timeout's).
-    closed = [line for line in retried if "RemoteProtocolError" in line]
+    closed = [line for line in retried if "ServerDisconnectedError" in line]
     assert len(closed) == ended, (ended, retried)
     assert all(line in closed or "Timeout" in line for line in retried), retried
 

@@ -4,10 +4,10 @@ wire, are tests/reliability/test_network_faults.py's."""
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
 
+import aiohttp
 import pytest
-from gql.transport import httpx as gql_httpx
 from gql.transport.exceptions import (
     TransportConnectionFailed,
     TransportQueryError,
@@ -15,8 +15,6 @@ from gql.transport.exceptions import (
 )
 
 from plexus.clients.plexus_api import transient_fault
-
-http: Any = vars(gql_httpx)["httpx"]  # httpx2 when installed, as gql uses it
 
 
 def wrapped(cause: BaseException) -> TransportConnectionFailed:
@@ -29,14 +27,16 @@ def wrapped(cause: BaseException) -> TransportConnectionFailed:
 @pytest.mark.parametrize(
     "cause",
     [
-        http.ConnectError("[Errno 111] Connection refused"),
-        http.ConnectTimeout("timed out"),
-        http.ReadTimeout("timed out"),
-        http.WriteTimeout("timed out"),
-        http.PoolTimeout("timed out"),
-        http.ReadError("[Errno 104] Connection reset by peer"),
-        http.WriteError("[Errno 32] Broken pipe"),
-        http.RemoteProtocolError("Server disconnected without sending a response."),
+        aiohttp.ClientConnectorError(
+            SimpleNamespace(host="api.example", port=443, ssl=True),  # type: ignore[arg-type]
+            ConnectionRefusedError(111, "Connect call failed"),
+        ),
+        aiohttp.ConnectionTimeoutError("Connection timeout to host https://api.example"),
+        aiohttp.SocketTimeoutError("Timeout on reading data from socket"),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+        aiohttp.ClientOSError(32, "Broken pipe"),
+        aiohttp.ServerDisconnectedError(),
+        aiohttp.ClientPayloadError("Response payload is not completed"),
     ],
     ids=lambda c: type(c).__name__,
 )
@@ -44,10 +44,15 @@ def test_network_faults_and_timeouts_are_retried(cause: BaseException) -> None:
     assert transient_fault(wrapped(cause)) == f"{type(cause).__name__}: {cause}"
 
 
+def test_a_timeout_of_the_whole_request_is_retried() -> None:
+    # aiohttp's total timeout raises a bare TimeoutError, which says nothing more.
+    assert transient_fault(wrapped(TimeoutError())) == "TimeoutError"
+
+
 def test_what_a_retry_cannot_mend_is_not_retried() -> None:
-    closed = RuntimeError("Cannot send a request, as the client has been closed.")
-    assert transient_fault(wrapped(closed)) is None
-    assert transient_fault(wrapped(http.UnsupportedProtocol("ftp"))) is None
+    assert transient_fault(wrapped(RuntimeError("Session is closed"))) is None
+    assert transient_fault(wrapped(aiohttp.InvalidURL("ftp://api.example"))) is None
+    assert transient_fault(wrapped(ValueError("Newline or carriage return character"))) is None
     assert transient_fault(TransportServerError("bad request", 400)) is None
     assert transient_fault(TransportServerError("unauthorized", 401)) is None
     unauthorized = [{"errorType": "UnauthorizedException", "message": "no"}]
