@@ -69,7 +69,9 @@ async def upload_attachments(
 ) -> list[str]:
     """Store both files (concurrently, off the event loop) and return their keys."""
     trace_key, log_key = attachment_keys(score_result_id, attempt)
-    trace_body = json.dumps(trace, indent=2, default=str).encode()
+    # Compact: json's C encoder does not indent (indent=2 took the pure-Python encoder,
+    # 0.8 ms a job); whoever reads a trace parses it.
+    trace_body = json.dumps(trace, default=str, separators=(",", ":")).encode()
     loop = asyncio.get_running_loop()
     await asyncio.gather(
         loop.run_in_executor(

@@ -238,11 +238,19 @@ def transient_fault(exc: BaseException) -> str | None:
         # transient and must not be retried.
         cause = exc.__cause__
         if isinstance(cause, _TRANSIENT_HTTP):
-            return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+            return f"{type(cause).__name__}: {cause}" if str(cause) else _timeout(cause)
         return None
-    if isinstance(exc, TimeoutError):  # gql's execute_timeout
-        return "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
+    if isinstance(exc, TimeoutError):
+        return _timeout(exc)
     return None
+
+
+def _timeout(exc: BaseException) -> str:
+    # aiohttp's total timeout (PLEXUS_API_TIMEOUT_SECONDS) raises a TimeoutError that says
+    # nothing; say which limit it was.
+    if isinstance(exc, TimeoutError):
+        return "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
+    return type(exc).__name__
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -308,7 +316,9 @@ class PlexusApi:
         self._client = Client(
             transport=transport,
             fetch_schema_from_transport=settings.fetch_schema,
-            execute_timeout=settings.api_timeout_seconds,
+            # The transport's timeout bounds each request, connection wait included; gql's
+            # own (anyio's fail_after around every request) would add CPU, not a bound.
+            execute_timeout=None,
         )
         self._session: Any = None
         self.max_attempts = max_attempts or settings.api_max_attempts
@@ -351,7 +361,7 @@ class PlexusApi:
         bound = request.bind(variables)
         sends = [0]
         try:
-            return await self._retrying(self._send, bound, sends)
+            return await self._send_retrying(bound, sends)
         except TransportQueryError as exc:
             if CONDITION_FAILED in _error_types(exc):
                 raise ConditionFailed(str(exc), retried=sends[0] > 1) from None
@@ -369,6 +379,25 @@ class PlexusApi:
             if transient_fault(exc) is not None:
                 raise ApiUnavailable(_gave_up(sends[0], message)) from None
             raise ApiError(message) from None
+
+    async def _send_retrying(self, request: Document, sends: list[int]) -> dict[str, Any]:
+        """One send; tenacity only once it failed with a fault worth retrying. (Its loop
+        around every request cost a fifth of the client's CPU: it inspects each strategy
+        for a coroutine on every attempt.) The first failure is replayed to tenacity as
+        its first attempt, so the attempts, waits, deadline and log lines are its own."""
+        try:
+            return await self._send(request, sends)
+        except Exception as exc:
+            if not _is_retryable(exc):
+                raise
+            first: list[BaseException] = [exc]
+
+        async def attempt(request: Document, sends: list[int]) -> dict[str, Any]:
+            if first:
+                raise first.pop()
+            return await self._send(request, sends)
+
+        return cast("dict[str, Any]", await self._retrying(attempt, request, sends))
 
     async def _send(self, request: Document, sends: list[int]) -> dict[str, Any]:
         self.request_count += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from plexus.core import job_log
@@ -43,7 +43,8 @@ class ScoreRequest:
     use_store: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow: it is JSON-encoded next (asdict deep-copies the item and job first).
+        return dict(vars(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScoreRequest:
@@ -60,7 +61,7 @@ class Scored:
     lines: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Scored:

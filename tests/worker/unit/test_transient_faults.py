@@ -45,8 +45,9 @@ def test_network_faults_and_timeouts_are_retried(cause: BaseException) -> None:
 
 
 def test_a_timeout_of_the_whole_request_is_retried() -> None:
-    # aiohttp's total timeout raises a bare TimeoutError, which says nothing more.
-    assert transient_fault(wrapped(TimeoutError())) == "TimeoutError"
+    # aiohttp's total timeout raises a bare TimeoutError; the log line names the limit.
+    expected = "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
+    assert transient_fault(wrapped(TimeoutError())) == expected
 
 
 def test_what_a_retry_cannot_mend_is_not_retried() -> None:
