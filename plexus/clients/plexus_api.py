@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import ssl
 from collections.abc import AsyncIterator, Callable
+from functools import cache
 from typing import Any, cast
 
 import aiohttp
@@ -219,6 +222,8 @@ class ConditionFailed(Exception):
 # closed it mid-exchange or mid-body, a timeout (aiohttp's are TimeoutErrors). Not
 # InvalidURL, a bad header or "Session is closed": a retry sends the same thing.
 _TRANSIENT_HTTP = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+# A certificate that does not verify (or a TLS handshake refused) meets the next try too.
+_NOT_TRANSIENT_HTTP = (aiohttp.ClientSSLError,)
 
 
 def transient_fault(exc: BaseException) -> str | None:
@@ -237,7 +242,7 @@ def transient_fault(exc: BaseException) -> str | None:
         # gql wraps whatever aiohttp raised; "Session is closed" (a RuntimeError) is not
         # transient and must not be retried.
         cause = exc.__cause__
-        if isinstance(cause, _TRANSIENT_HTTP):
+        if isinstance(cause, _TRANSIENT_HTTP) and not isinstance(cause, _NOT_TRANSIENT_HTTP):
             return f"{type(cause).__name__}: {cause}" if str(cause) else _timeout(cause)
         return None
     if isinstance(exc, TimeoutError):
@@ -251,6 +256,23 @@ def _timeout(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
     return type(exc).__name__
+
+
+def _tls() -> ssl.SSLContext | bool:
+    """The CA bundle: the one SSL_CERT_FILE or SSL_CERT_DIR names (the image names Nix's),
+    through aiohttp's default context (made at its import, from the environment then), else
+    certifi's, as httpx had it: a Python without system certificates (python.org's on
+    macOS) still verifies the API."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return True
+    return _certifi_context()
+
+
+@cache
+def _certifi_context() -> ssl.SSLContext:
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -312,6 +334,10 @@ class PlexusApi:
             url=settings.api_url,
             headers={"x-api-key": settings.api_key.get()},
             timeout=settings.api_timeout_seconds,  # type: ignore[arg-type]  # gql says int
+            ssl=_tls(),
+            # HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured, as httpx (this client's transport
+            # before) and boto3 honour them.
+            client_session_args={"trust_env": True},
         )
         self._client = Client(
             transport=transport,

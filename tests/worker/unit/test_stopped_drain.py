@@ -12,7 +12,9 @@ from plexus.worker.processor import DrainSummary, JobOutcome, Outcome
 
 def test_a_stopped_drain_raises_after_its_jobs() -> None:
     done = [JobOutcome("a", Outcome.COMPLETED), JobOutcome("b", Outcome.RELEASED, "claim")]
-    stopped = DrainSummary(done, error="Plexus API unreachable: ClientConnectorError (after 6 tries)")
+    stopped = DrainSummary(
+        done, error="Plexus API unreachable: ClientConnectorError (after 6 tries)"
+    )
     with pytest.raises(ApiError, match=r"finishing the 2 job\(s\) it held: Plexus API unreach"):
         _drain_answer(stopped)
     answer = _drain_answer(DrainSummary(done))
