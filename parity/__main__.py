@@ -80,7 +80,7 @@ def run_real(
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_"))},
         "PYTHONPATH": str(STUBS),
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LANGGRAPH_TIMEOUT": "60",
+        "LANGGRAPH_TIMEOUT": "15",  # a graph that loops (Plexus: ERROR) ends sooner
         "NO_PROXY": "127.0.0.1",
         "no_proxy": "127.0.0.1",
     }
@@ -98,7 +98,9 @@ def run_real(
     drain = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
     drain.start()
     outcomes: dict[str, Any] = {}
-    for case in cases:
+    for number, case in enumerate(cases, 1):
+        # Progress on stderr: a case the real engine hangs on (a retry loop) is named.
+        print(f"real engine {number}/{len(cases)}: {case.id}", file=sys.stderr, flush=True)
         key = f"p-{case.id}"
         server.script(key, case.replies)
         server.select(key)

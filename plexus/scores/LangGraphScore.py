@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.core.cost import Cost
-from plexus.core.errors import JobError, ScoreConfigError
+from plexus.core.errors import JobError, JobFailure, ScoreConfigError
 from plexus.scores.dependencies import parse_depends_on as _depends_on
 from plexus.scores.graph_state import GraphState
 from plexus.scores.nodes import REFUSED_NODES, SUPPORTED_NODES, node_class
@@ -102,7 +102,10 @@ class LangGraphScore(Score):
         self.configs: list[dict[str, Any]] = []
         graph = data.get("graph")
         if not isinstance(graph, list) or not graph:
-            raise ScoreConfigError(f"{source}: a LangGraphScore needs a graph: list of nodes")
+            raise ScoreConfigError(
+                f"{source}: Invalid or missing graph configuration in parameters "
+                "(a LangGraphScore needs a graph: list of nodes)"
+            )
         names: set[str] = set()
         for index, entry in enumerate(graph):
             node = self._node(entry, index, names)
@@ -209,7 +212,11 @@ class LangGraphScore(Score):
             records.append(record)
             started = time.perf_counter()
             run.progress(f"node {node.name} ({node.kind})")
-            await self._run_node(node, state, run, record)
+            try:
+                await self._run_node(node, state, run, record)
+            except JobFailure as exc:
+                exc.nodes_done = exc.nodes_done or tuple(r.name for r in records[:-1])
+                raise
             record.seconds = time.perf_counter() - started
             if node.kind in TRACED_NODES:
                 trace.append(TraceEntry(node.name, classification=state.get("classification")))
@@ -217,7 +224,7 @@ class LangGraphScore(Score):
             run.progress(
                 f"node {node.name}: classification={state.get('classification')!r} -> {record.route}"
             )
-        if self.output_map:
+        if self.output_map and not self._unconnected(records[-1].name):
             self._final_output(state, trace)
         value = state.get("value")
         if value is None:
@@ -262,6 +269,16 @@ class LangGraphScore(Score):
             for k in ("classification", "explanation", "value", "confidence")
             if state.get(k) is not None
         }
+
+    def _unconnected(self, name: str) -> bool:
+        """The graph's last node with `conditions:` that are not a list: Plexus gives it no
+        edge out (neither routing nor the fall-through to END), so the graph stops there and
+        the score's `output:` is not applied (LangGraphScore.add_edges)."""
+        entry = self.configs[-1]
+        conditions = entry.get("conditions")
+        return (
+            name == node_name(entry) and conditions is not None and not isinstance(conditions, list)
+        )
 
     def _final_output(self, state: GraphState, trace: list[TraceEntry]) -> None:
         """The score's `output:` at END, as Plexus's output aliasing applies it: an alias that a

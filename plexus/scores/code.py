@@ -52,7 +52,7 @@ def compile_function(code: Any, function_name: str, where: str, node: str) -> Ca
         ) from None
     function = namespace.get(function_name)
     if not callable(function):
-        raise ScoreConfigError(f"{where}: code must define a function {function_name}()")
+        raise ScoreConfigError(f"{where}: Code must define a '{function_name}' function")
     function.__plexus_filename__ = filename
     return cast("Callable[..., Any]", function)
 

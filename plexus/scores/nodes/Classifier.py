@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from plexus.core.errors import ScoreConfigError
+from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
 
 if TYPE_CHECKING:
@@ -43,14 +43,25 @@ def with_retry_turn(
     ]
 
 
-def history_messages(history: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The state's retry conversation as chat messages, empty turns left out (as Plexus
-    sends it after a node's own prompt)."""
-    return [
-        {"role": ROLES[m["type"]], "content": m["content"]}
-        for m in history
-        if str(m.get("content") or "").strip()
-    ]
+def history_messages(where: str, history: list[Any]) -> list[dict[str, str]]:
+    """The state's retry conversation as chat messages, as Plexus sends it after a node's
+    own prompt: empty turns (and entries that are no message) left out; a turn's `type`
+    (any case) is `human`, `ai` or `system`. A turn of another type, or one whose content
+    is not text, fails the node as it fails Plexus's (LangChain refuses the message)."""
+    out = []
+    for turn in history:
+        content = turn.get("content", "") if isinstance(turn, dict) else None
+        if not content:
+            continue
+        kind = str(turn.get("type", "")).lower()
+        if not isinstance(content, str) or kind not in ROLES:
+            raise JobError(
+                f"{where}: a turn of the state's chat_history is no message LangChain takes "
+                f"(type {turn.get('type')!r})"
+            )
+        if content.strip():
+            out.append({"role": ROLES[kind], "content": content})
+    return out
 
 
 def normalize(text: str) -> str:
@@ -127,7 +138,7 @@ class Classifier(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = history_messages(history)
+            sent = history_messages(self.where, history)
             completion = await self.call_model(run, record, messages + sent)
             last = completion.text or ""
             value = (

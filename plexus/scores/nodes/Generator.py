@@ -37,7 +37,7 @@ class Generator(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = history_messages(history)
+            sent = history_messages(self.where, history)
             completion = await self.call_model(run, record, messages + sent)
             text = completion.text or ""
             if text.strip():
