@@ -418,3 +418,90 @@ BRANCH_CASES_2 += [
         ["Billing"],
     ),
 ]
+
+# Scorecard: depends_on conditions, run through Plexus's own Scorecard dependency graph and
+# condition check (real_engine._Scorecard) ----------------------------------------------------
+DEP = g(clf("first"), head=HEAD.replace("name: Parity", "name: Dep"))
+MID = g(
+    clf("second"),
+    head=HEAD.replace("name: Parity", "name: Mid")
+    + "depends_on:\n  Dep:\n    operator: '=='\n    value: 'Yes'\n",
+)
+
+
+def dependent(depends_on: str) -> str:
+    return g(clf("judge"), head=HEAD + depends_on)
+
+
+BRANCH_CASES_2 += [
+    Case(
+        "depends_on_condition_not_met",
+        "Scorecard.check_dependency_conditions (== fails: SKIPPED)",
+        dependent("depends_on:\n  Dep:\n    operator: '=='\n    value: 'Yes'\n"),
+        ["No"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_condition_any_case",
+        "Scorecard.check_dependency_conditions (lower case, stripped)",
+        dependent("depends_on:\n  Dep:\n    operator: '=='\n    value: ' yes '\n"),
+        ["Yes", "No"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_bare_text",
+        "Scorecard.build_dependency_graph (a bare text condition means ==)",
+        dependent("depends_on:\n  Dep: 'No'\n"),
+        ["Yes"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_in_list",
+        "Scorecard.check_dependency_conditions (in)",
+        dependent("depends_on:\n  Dep:\n    operator: in\n    value: [Maybe, 'No']\n"),
+        ["No", "Yes"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_not_in",
+        "Scorecard.check_dependency_conditions (not in, one value)",
+        dependent("depends_on:\n  Dep:\n    operator: not in\n    value: 'No'\n"),
+        ["No"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_unknown_operator",
+        "Scorecard.check_dependency_conditions (an operator Plexus does not know)",
+        dependent("depends_on:\n  Dep:\n    operator: '>='\n    value: 'No'\n"),
+        ["No"],
+        dependencies=[DEP],
+    ),
+    Case(
+        "depends_on_skipped_dependency",
+        "Scorecard process_score (a skipped dependency is not handed on)",
+        g(
+            "  - name: judge\n    class: Classifier\n    valid_classes: ['Yes', 'No']\n"
+            '    user_message: "Mid said {{ results }}. Greeting? {{text}}"\n',
+            head=HEAD + "depends_on:\n  - Mid\n",
+        ),
+        ["No", "Yes"],
+        dependencies=[DEP, MID],
+    ),
+    Case(
+        "depends_on_condition_on_skipped",
+        "Scorecard.check_dependency_conditions (a condition on a skipped score)",
+        dependent("depends_on:\n  Mid:\n    operator: '=='\n    value: 'SKIPPED'\n"),
+        ["No", "Yes"],
+        dependencies=[DEP, MID],
+    ),
+    Case(
+        "tactus_depends_on_condition_not_met",
+        "Scorecard.check_dependency_conditions (a TactusScore skipped)",
+        TACTUS
+        + "depends_on:\n  Dep:\n    operator: '!='\n    value: 'no'\n"
+        + "code: |-\n  Procedure {\n    output = { value = field.string{required = true} },\n"
+        + "    run = function(input) return { value = 'Yes' } end\n  }\n",
+        ["No"],
+        dependencies=[DEP],
+    ),
+]

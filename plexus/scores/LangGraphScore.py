@@ -21,7 +21,8 @@ What it does, after plexus/scores/LangGraphScore.py in Plexus (which builds a La
   `temperature` (0), `max_tokens` (500) and `reasoning_effort` apply to every node unless
   the node sets its own.
 - `depends_on` names scores of the same scorecard whose results this one needs; with a
-  mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds.
+  mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds
+  (otherwise its result is SKIPPED, as Plexus's Scorecard gives it; scores/dependencies.py).
 - `parameters.validation` is accepted and not run: Plexus's score parameters have no such
   field, and its check would be handed the coroutine of the async `predict` (Score.py).
 - `item:` reads the text from an attachment (TextFileInputSource, DeepgramInputSource).
@@ -80,7 +81,6 @@ SCORE_DEFAULTS = {
     "reasoning_effort": "low",
     "single_line_messages": False,
 }
-OPERATORS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 # Node classes whose Plexus implementation writes an entry into the state's trace (log_state);
 # LogicalNode, built with its graph's state class, does not.
 TRACED_NODES = frozenset(
@@ -441,12 +441,6 @@ def _trace(record: NodeRecord) -> dict[str, Any]:
             completion=record.calls[-1].text[-2000:],
         )
     return entry
-
-
-def dependency_holds(condition: dict[str, Any] | None, value: Any) -> bool:
-    if condition is None:
-        return True
-    return bool(OPERATORS[condition["operator"]](str(value), str(condition["value"])))
 
 
 def _input_source(item: Any, source: str) -> Any:
