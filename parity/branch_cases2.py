@@ -505,3 +505,25 @@ BRANCH_CASES_2 += [
         dependencies=[DEP],
     ),
 ]
+
+DEP2 = g(clf("other"), head=HEAD.replace("name: Parity", "name: Dep2"))
+
+BRANCH_CASES_2 += [
+    Case(
+        "depends_on_two_conditions_hold",
+        "Scorecard.check_dependency_conditions (!= and not in a list, both hold)",
+        dependent(
+            "depends_on:\n  Dep:\n    operator: '!='\n    value: 'Maybe'\n"
+            "  Dep2:\n    operator: not in\n    value: [Maybe, Unsure]\n"
+        ),
+        ["Yes", "No", "Yes"],
+        dependencies=[DEP, DEP2],
+    ),
+    Case(
+        "depends_on_in_one_value_fails",
+        "Scorecard.check_dependency_conditions (in, one value, not met)",
+        dependent("depends_on:\n  Dep:\n    operator: in\n    value: 'Yes'\n"),
+        ["No"],
+        dependencies=[DEP],
+    ),
+]

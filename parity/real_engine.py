@@ -147,8 +147,10 @@ async def run_case(case: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": case["id"]}
     try:
         config = YAML(typ="safe", pure=True).load(case["config"])
-        scorecard = _Scorecard([*(case.get("dependencies") or []), config])
-        for dependency in case.get("dependencies") or []:
+        dependencies = case.get("dependencies") or []
+        scorecard = _Scorecard([*dependencies, config]) if dependencies else None
+        for dependency in dependencies:
+            assert scorecard is not None
             # A scorecard case: the scores it depends on first, as Plexus's Scorecard runs
             # them (its own dependency graph and condition check; a skipped score's result).
             if await scorecard.skipped(dependency):
@@ -162,12 +164,12 @@ async def run_case(case: dict[str, Any]) -> dict[str, Any]:
                 )
             )
             scorecard.done(dependency, dep_result)
-        if await scorecard.skipped(config):
+        if scorecard is not None and await scorecard.skipped(config):
             result = scorecard.results[scorecard.ids[config["name"]]]
             out.update(value=result.value, explanation=result.explanation, confidence=None)
             out.update(usage=_usage_of({}), cost={}, path=path)
             return out
-        previous = scorecard.previous(config)
+        previous = scorecard.previous(config) if scorecard is not None else []
         score = await _score(config)
         if hasattr(score, "workflow"):
             score.workflow = PathRecorder(score.workflow, path)
