@@ -527,3 +527,24 @@ BRANCH_CASES_2 += [
         dependencies=[DEP],
     ),
 ]
+
+MID_LIST = g(
+    clf("second"), head=HEAD.replace("name: Parity", "name: Mid") + "depends_on:\n  - Dep\n"
+)
+
+BRANCH_CASES_2 += [
+    Case(
+        "tactus_depends_on_chain",
+        "Scorecard process_score (a TactusScore is handed its own dependencies' results only)",
+        TACTUS
+        + "depends_on:\n  - Mid\n"
+        + "code: |-\n  Procedure {\n"
+        + "    input = { text = field.string{}, results = field.array{} },\n"
+        + "    output = { value = field.string{required = true}, explanation = field.string{} },\n"
+        + "    run = function(input)\n"
+        + "      return { value = input.results[1].value, explanation = tostring(#input.results) }\n"
+        + "    end\n  }\n",
+        ["No", "Yes"],
+        dependencies=[DEP, MID_LIST],
+    ),
+]

@@ -86,7 +86,9 @@ def _what_plexus_names(crash: str) -> str:
     a ValueError's own message ("Code must define a 'score' function")."""
     kind, _, message = crash.partition(": ")
     if kind == "ValidationError":
-        return message.splitlines()[1].strip()
+        lines = message.splitlines()
+        # "valid_classes: Field required": the field and pydantic's reason for it.
+        return f"{lines[1].strip()}: {lines[2].strip().split(' [', 1)[0]}"
     if kind == "ModuleNotFoundError":
         return message.rstrip("'").rsplit(".", 1)[-1]
     if kind == "ImportError" and message.startswith("Could not find class "):
