@@ -548,3 +548,34 @@ BRANCH_CASES_2 += [
         dependencies=[DEP, MID_LIST],
     ),
 ]
+
+BRANCH_CASES_2 += [
+    Case(
+        "rejected_node_empty_name",
+        "BaseNode.node_name (a node whose name is empty)",
+        g(clf("''")),
+        [],
+    ),
+    Case(
+        "node_without_name",
+        "LangGraphScore.build_compiled_workflow (a node without a name is left out)",
+        g(
+            "  - class: Classifier\n    valid_classes: ['Yes', 'No']\n"
+            '    user_message: "Polite? {{text}}"\n' + clf("judge")
+        ),
+        ["Yes"],
+    ),
+    Case(
+        "history_then_generator_retry",
+        "Generator.py prepare_retry (a chat history in the state)",
+        g(logical_node(HISTORY) + gen("gen"), output=COMPLETION_OUT),
+        ["", "A summary."],
+    ),
+    Case(
+        "fuzzy_index_missing_key",
+        "FuzzyMatchClassifier.py _extract_values_from_path (an index into a missing key)",
+        g(fuzzy("['metadata.missing[0].x', 'metadata.tags']", "      target: 'billing'\n")),
+        [],
+        metadata={"tags": ["billing"]},
+    ),
+]

@@ -92,6 +92,10 @@ TRACE_COPIED = (
 PYDANTIC_DICT = (
     "dead code: a pydantic v2 state keeps the deprecated dict(), so the first test holds"
 )
+SCORECARD_RESULTS = (
+    "dead code for Plexus's callers: the Scorecard hands a score its dependencies' results as "
+    "Score.Result objects"
+)
 REGISTRY = (
     "a score the scorecard's API data lacks, looked up in its score registry or without an "
     "id: the harness's scorecard holds every score of the case, with ids"
@@ -135,6 +139,9 @@ NOT_REACHABLE_BRANCHES: dict[str, dict[tuple[int, int], str]] = {
         (1485, 1492): "dead code: the same test as the enclosing `if condition_info`",
         (1556, 1557): "batch_data is passed only by Plexus's batch processing (refused here)",
         (1613, 1612): "dead code: Score.Result declares every field the loop names",
+        (1544, 1545): SCORECARD_RESULTS,
+        (1606, 1611): "dead code: predict's Result always gets a metadata dict with keys",
+        (1632, 1637): "dead code: get_accumulated_costs always answers a dict",
         (1677, 1678): "dead code: Score.Input.text is a str (pydantic)",
     },
     "plexus/scores/Score.py": {
@@ -151,6 +158,9 @@ NOT_REACHABLE_BRANCHES: dict[str, dict[tuple[int, int], str]] = {
         (85, 90): "dead code: create(**config) always hands the validator a dict",
         (294, 295): "dead code: Score.__init__ always sets _cost_accumulator",
         (389, 390): "dead code: called only when model_input.results is not empty",
+        (394, 400): SCORECARD_RESULTS,
+        (400, 401): SCORECARD_RESULTS,
+        (400, 393): SCORECARD_RESULTS,
     },
     "plexus/scores/nodes/BaseNode.py": {
         (83, 85): PYDANTIC_DICT,

@@ -133,7 +133,10 @@ class LangGraphScore(Score):
             raise ScoreConfigError(f"{self.source}: graph node {index + 1} must be a mapping")
         name, kind = entry.get("name"), entry.get("class")
         if not isinstance(name, str) or not name:
-            raise ScoreConfigError(f"{self.source}: graph node {index + 1} has no name")
+            raise ScoreConfigError(
+                f"{self.source}: graph node {index + 1} has no name (Plexus: Node name is "
+                "required but not provided in parameters)"
+            )
         where = f"{self.source}: node {name!r}"
         if name == END:
             raise ScoreConfigError(f"{where}: END is reserved for the end of the graph")

@@ -32,10 +32,18 @@ ROLES = {"ai": "assistant", "human": "user", "system": "system"}
 
 
 def with_retry_turn(
-    history: list[dict[str, str]], reply: str, request: str
+    where: str, history: list[dict[str, str]], reply: str, request: str
 ) -> list[dict[str, str]]:
     """The conversation after a reply that could not be used and the request to try again,
-    in the state's message form (as Plexus keeps it)."""
+    in the state's message form (as Plexus keeps it). Plexus's retry puts the whole history
+    into the state's `messages`, a list of mappings: an entry that is none fails there."""
+    for turn in history:
+        if not isinstance(turn, dict):
+            raise JobError(
+                f"{where}: the state's chat_history holds {type(turn).__name__} "
+                f"{str(turn)[:100]!r}, which a retry cannot put into the messages (a list of "
+                "mappings)"
+            )
     return [
         *history,
         {"type": "ai", "content": reply, "_type": "AIMessage"},
@@ -157,7 +165,7 @@ class Classifier(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = with_retry_turn(history, last, self.retry_message(retries + 1))
+            history = with_retry_turn(self.where, history, last, self.retry_message(retries + 1))
             retries += 1
         state.update(
             classification="unknown",

@@ -48,7 +48,7 @@ class Generator(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = with_retry_turn(history, text, self.retry_message(retries + 1))
+            history = with_retry_turn(self.where, history, text, self.retry_message(retries + 1))
             retries += 1
         state.update(
             completion=GIVE_UP, explanation=GIVE_UP, chat_history=history, retry_count=retries
