@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from parity.branch_cases import BRANCH_CASES
+from parity.branch_cases2 import BRANCH_CASES_2
 from parity.case import DOC, HEAD, OUT, ROUTING_TEST, YN, Case
 from parity.doc_cases import DOC_CASES
 
@@ -750,6 +751,7 @@ CASES: list[Case] = [
 
 CASES.extend(DOC_CASES)
 CASES.extend(BRANCH_CASES)
+CASES.extend(BRANCH_CASES_2)
 
 
 def by_id() -> dict[str, Case]:

@@ -44,6 +44,31 @@ DEVIATIONS: dict[str, dict[str, Any]] = {
         "ours": {"failed": False, "value": "Cancel", "path": ["mc"], "calls": 1},
         "row": CRASH_ROW,
     },
+    "classifier_empty_valid_classes": {
+        "fields": ("requests", "calls"),
+        "ours": {"failed": True, "calls": 0},
+        "row": CRASH_ROW,
+    },
+    "multiclass_empty_valid_classes": {
+        "fields": ("requests", "calls"),
+        "ours": {"failed": True, "calls": 0},
+        "row": CRASH_ROW,
+    },
+    "logicalnode_metadata_none_then_classifier": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TOKENS_ROW,
+    },
+    "history_from_logical_node_classifier": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TOKENS_ROW,
+    },
+    "history_from_logical_node_generator": {
+        "fields": ("tokens",),
+        "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},
+        "row": TOKENS_ROW,
+    },
     "logical_first_then_classifier": {
         "fields": ("tokens",),
         "ours": {"tokens": {"prompt": 100, "completion": 10, "total": 110}},

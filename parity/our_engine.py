@@ -90,6 +90,7 @@ async def _run_case(
         result = (await score_with_dependencies(scores, name, item, run))[name]
     except (JobFailure, ValueError) as exc:
         out["failed"] = f"{type(exc).__name__}: {exc}"
+        out["path"] = list(getattr(exc, "nodes_done", ()))
         return out
     finally:
         if models is None:

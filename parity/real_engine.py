@@ -62,6 +62,54 @@ def _usage_of(cost: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _Scorecard:
+    """The part of Plexus's Scorecard.score_entire_text that runs dependencies: its
+    `build_dependency_graph` and `check_dependency_conditions`, called on a stand-in that
+    holds the case's score configurations (with ids) instead of the API's; a score whose
+    conditions fail gets the SKIPPED result process_score makes, and a skipped dependency is
+    not handed on."""
+
+    def __init__(self, configs: list[dict[str, Any]]) -> None:
+        from types import SimpleNamespace
+
+        from plexus.Scorecard import Scorecard
+
+        self._check = Scorecard.check_dependency_conditions
+        self._host = SimpleNamespace(
+            scores=[{**c, "id": str(i + 1)} for i, c in enumerate(configs)], score_registry=None
+        )
+        names = [c["name"] for c in configs]
+        self.graph, self.ids = Scorecard.build_dependency_graph(self._host, names)
+        self.results: dict[str, Any] = {}
+
+    async def skipped(self, config: dict[str, Any]) -> bool:
+        from plexus.scores.Score import Score
+
+        score_id = self.ids[config["name"]]
+        if self._check(self._host, score_id, self.graph, self.results):
+            return False
+        self.results[score_id] = Score.Result(
+            value="SKIPPED",
+            explanation="Score was skipped because dependency conditions were not met",
+            parameters=Score.Parameters(name=config["name"]),
+        )
+        return True
+
+    def previous(self, config: dict[str, Any]) -> list[Any]:
+        deps = self.graph[self.ids[config["name"]]]["deps"]
+        return [
+            self.results[d]
+            for d in deps
+            if d in self.results and self.results[d].value != "SKIPPED"
+        ]
+
+    def done(self, config: dict[str, Any], result: Any) -> None:
+        from plexus.scores.Score import Score
+
+        result.parameters = Score.Parameters(name=config["name"])
+        self.results[self.ids[config["name"]]] = result
+
+
 async def _score(config: dict[str, Any]) -> Any:
     """The score object, created as Plexus's Scorecard creates it (`create(**config)`)."""
     kind = config.get("class")
@@ -99,20 +147,29 @@ async def run_case(case: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": case["id"]}
     try:
         config = YAML(typ="safe", pure=True).load(case["config"])
-        previous: list[Any] = []
-        for dependency in case.get("dependencies") or []:
-            # A scorecard case: the scores it depends on first, their results handed on as
-            # Plexus's Scorecard hands them (Score.Result objects named by their score).
+        dependencies = case.get("dependencies") or []
+        scorecard = _Scorecard([*dependencies, config]) if dependencies else None
+        for dependency in dependencies:
+            assert scorecard is not None
+            # A scorecard case: the scores it depends on first, as Plexus's Scorecard runs
+            # them (its own dependency graph and condition check; a skipped score's result).
+            if await scorecard.skipped(dependency):
+                continue
             dep_score = await _score(dependency)
             dep_result = await dep_score.predict(
                 Score.Input(
                     text=case.get("text", ""),
                     metadata=dict(case.get("metadata") or {}),
-                    results=list(previous),
+                    results=scorecard.previous(dependency),
                 )
             )
-            dep_result.parameters = Score.Parameters(name=dependency["name"])
-            previous.append(dep_result)
+            scorecard.done(dependency, dep_result)
+        if scorecard is not None and await scorecard.skipped(config):
+            result = scorecard.results[scorecard.ids[config["name"]]]
+            out.update(value=result.value, explanation=result.explanation, confidence=None)
+            out.update(usage=_usage_of({}), cost={}, path=path)
+            return out
+        previous = scorecard.previous(config) if scorecard is not None else []
         score = await _score(config)
         if hasattr(score, "workflow"):
             score.workflow = PathRecorder(score.workflow, path)
@@ -161,11 +218,28 @@ async def main(checkout: str) -> int:
         outcome = await run_case(case)
         sys.stdout.write(MARK + json.dumps(outcome) + "\n")
         sys.stdout.flush()
+    # From inside the loop: asyncio.run's own shutdown would wait for the executor threads.
+    _exit_now(0)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """Leaves at once, coverage's data saved first: a graph that ran past LANGGRAPH_TIMEOUT
+    leaves Plexus's model retries going in a worker thread, which asyncio.run's shutdown and
+    the interpreter would otherwise wait for (minutes of backoff)."""
+    # Only under `coverage run` (the checkout may hold a module of that name of its own).
+    measuring = getattr(sys.modules.get("coverage"), "Coverage", None)
+    current = measuring.current() if measuring is not None else None
+    if current is not None:
+        current.stop()
+        current.save()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         print("usage: real_engine.py PLEXUS_CHECKOUT < cases.jsonl", file=sys.stderr)
         raise SystemExit(2)
-    raise SystemExit(asyncio.run(main(sys.argv[1])))
+    _exit_now(asyncio.run(main(sys.argv[1])))

@@ -10,6 +10,9 @@ from __future__ import annotations
 class JobFailure(Exception):
     """A job cannot be finished; the message says why, for the job's errorMessage."""
 
+    # The graph's nodes that had finished when it failed (LangGraphScore sets it).
+    nodes_done: tuple[str, ...] = ()
+
 
 class ServiceUnavailable(Exception):
     """A service the job needs (the Plexus API, S3, SQS) kept failing with a transient fault

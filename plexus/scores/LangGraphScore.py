@@ -21,7 +21,8 @@ What it does, after plexus/scores/LangGraphScore.py in Plexus (which builds a La
   `temperature` (0), `max_tokens` (500) and `reasoning_effort` apply to every node unless
   the node sets its own.
 - `depends_on` names scores of the same scorecard whose results this one needs; with a
-  mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds.
+  mapping (`Name: {operator: "==", value: "Yes"}`) this score runs only when it holds
+  (otherwise its result is SKIPPED, as Plexus's Scorecard gives it; scores/dependencies.py).
 - `parameters.validation` is accepted and not run: Plexus's score parameters have no such
   field, and its check would be handed the coroutine of the async `predict` (Score.py).
 - `item:` reads the text from an attachment (TextFileInputSource, DeepgramInputSource).
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from plexus.core.cost import Cost
-from plexus.core.errors import JobError, ScoreConfigError
+from plexus.core.errors import JobError, JobFailure, ScoreConfigError
 from plexus.scores.dependencies import parse_depends_on as _depends_on
 from plexus.scores.graph_state import GraphState
 from plexus.scores.nodes import REFUSED_NODES, SUPPORTED_NODES, node_class
@@ -80,7 +81,6 @@ SCORE_DEFAULTS = {
     "reasoning_effort": "low",
     "single_line_messages": False,
 }
-OPERATORS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b}
 # Node classes whose Plexus implementation writes an entry into the state's trace (log_state);
 # LogicalNode, built with its graph's state class, does not.
 TRACED_NODES = frozenset(
@@ -102,7 +102,10 @@ class LangGraphScore(Score):
         self.configs: list[dict[str, Any]] = []
         graph = data.get("graph")
         if not isinstance(graph, list) or not graph:
-            raise ScoreConfigError(f"{source}: a LangGraphScore needs a graph: list of nodes")
+            raise ScoreConfigError(
+                f"{source}: Invalid or missing graph configuration in parameters "
+                "(a LangGraphScore needs a graph: list of nodes)"
+            )
         names: set[str] = set()
         for index, entry in enumerate(graph):
             node = self._node(entry, index, names)
@@ -130,7 +133,10 @@ class LangGraphScore(Score):
             raise ScoreConfigError(f"{self.source}: graph node {index + 1} must be a mapping")
         name, kind = entry.get("name"), entry.get("class")
         if not isinstance(name, str) or not name:
-            raise ScoreConfigError(f"{self.source}: graph node {index + 1} has no name")
+            raise ScoreConfigError(
+                f"{self.source}: graph node {index + 1} has no name (Plexus: Node name is "
+                "required but not provided in parameters)"
+            )
         where = f"{self.source}: node {name!r}"
         if name == END:
             raise ScoreConfigError(f"{where}: END is reserved for the end of the graph")
@@ -209,7 +215,11 @@ class LangGraphScore(Score):
             records.append(record)
             started = time.perf_counter()
             run.progress(f"node {node.name} ({node.kind})")
-            await self._run_node(node, state, run, record)
+            try:
+                await self._run_node(node, state, run, record)
+            except JobFailure as exc:
+                exc.nodes_done = exc.nodes_done or tuple(r.name for r in records[:-1])
+                raise
             record.seconds = time.perf_counter() - started
             if node.kind in TRACED_NODES:
                 trace.append(TraceEntry(node.name, classification=state.get("classification")))
@@ -217,7 +227,7 @@ class LangGraphScore(Score):
             run.progress(
                 f"node {node.name}: classification={state.get('classification')!r} -> {record.route}"
             )
-        if self.output_map:
+        if self.output_map and not self._unconnected(records[-1].name):
             self._final_output(state, trace)
         value = state.get("value")
         if value is None:
@@ -262,6 +272,16 @@ class LangGraphScore(Score):
             for k in ("classification", "explanation", "value", "confidence")
             if state.get(k) is not None
         }
+
+    def _unconnected(self, name: str) -> bool:
+        """The graph's last node with `conditions:` that are not a list: Plexus gives it no
+        edge out (neither routing nor the fall-through to END), so the graph stops there and
+        the score's `output:` is not applied (LangGraphScore.add_edges)."""
+        entry = self.configs[-1]
+        conditions = entry.get("conditions")
+        return (
+            name == node_name(entry) and conditions is not None and not isinstance(conditions, list)
+        )
 
     def _final_output(self, state: GraphState, trace: list[TraceEntry]) -> None:
         """The score's `output:` at END, as Plexus's output aliasing applies it: an alias that a
@@ -424,12 +444,6 @@ def _trace(record: NodeRecord) -> dict[str, Any]:
             completion=record.calls[-1].text[-2000:],
         )
     return entry
-
-
-def dependency_holds(condition: dict[str, Any] | None, value: Any) -> bool:
-    if condition is None:
-        return True
-    return bool(OPERATORS[condition["operator"]](str(value), str(condition["value"])))
 
 
 def _input_source(item: Any, source: str) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from plexus.core.errors import JobError, JobFailure
+from plexus.core.errors import JobError
 from plexus.scores.config import parse_score_config
 from plexus.scores.item import item_metadata
 
@@ -28,11 +28,7 @@ if TYPE_CHECKING:
     from plexus.scores.run import Run
     from plexus.scores.Score import Score
 
-__all__ = ["DependencyNotMet", "item_input", "parse_score_config", "score_item"]
-
-
-class DependencyNotMet(JobFailure):
-    """A `depends_on` condition does not hold: the score is not scored for this item."""
+__all__ = ["item_input", "parse_score_config", "score_item"]
 
 
 async def item_input(score: Score, item: dict[str, Any], run: Run, text: str | None = None) -> Any:
@@ -50,8 +46,13 @@ async def item_input(score: Score, item: dict[str, Any], run: Run, text: str | N
 
 
 async def score_item(score: Score, score_input: Any, run: Run) -> ScoreResult:
-    """Score one item; `run.results` holds the values of the scores it depends on."""
-    from plexus.scores.LangGraphScore import dependency_holds
+    """Score one item; `run.results` holds the values of the scores it depends on.
+
+    As Plexus's Scorecard: a `depends_on` condition that does not hold gives the result
+    "SKIPPED" (no model call); the score is handed the results of its own `depends_on` only,
+    a skipped one left out."""
+    from plexus.scores.dependencies import SKIPPED, SKIPPED_EXPLANATION, dependency_holds
+    from plexus.scores.result import ScoreResult
 
     for name, condition in score.depends_on.items():
         if name not in run.results:
@@ -60,9 +61,16 @@ async def score_item(score: Score, score_input: Any, run: Run) -> ScoreResult:
             )
         value = run.results[name].value
         if not dependency_holds(condition, value):
-            assert condition is not None
-            raise DependencyNotMet(
-                f"score {score.name or '?'!r} not scored: it runs only when {name!r} "
-                f"{condition['operator']} {condition['value']!r}, and {name!r} is {value!r}"
+            run.progress(
+                f"score {score.name or '?'!r} skipped: {name!r} is {value!r}, its condition "
+                f"is {condition!r}"
             )
-    return await score.predict(score_input, run)
+            return ScoreResult(value=SKIPPED, explanation=SKIPPED_EXPLANATION, confidence=None)
+    every = run.results
+    run.results = {
+        k: v for k, v in every.items() if k in score.depends_on and str(v.value) != SKIPPED
+    }
+    try:
+        return await score.predict(score_input, run)
+    finally:
+        run.results = every

@@ -19,6 +19,11 @@ log = logging.getLogger("plexus.scores.code")
 
 
 def compile_function(code: Any, function_name: str, where: str, node: str) -> Callable[..., Any]:
+    if code is None:
+        # Plexus's pydantic parameters say "code\n  Field required".
+        raise ScoreConfigError(
+            f"{where}: code: Field required (Python source defining {function_name}())"
+        )
     if not isinstance(code, str) or not code.strip():
         raise ScoreConfigError(f"{where}: code must be Python source defining {function_name}()")
     from plexus.scores.Score import Score
@@ -52,7 +57,7 @@ def compile_function(code: Any, function_name: str, where: str, node: str) -> Ca
         ) from None
     function = namespace.get(function_name)
     if not callable(function):
-        raise ScoreConfigError(f"{where}: code must define a function {function_name}()")
+        raise ScoreConfigError(f"{where}: Code must define a '{function_name}' function")
     function.__plexus_filename__ = filename
     return cast("Callable[..., Any]", function)
 

@@ -22,6 +22,7 @@ from parity.compare import FIELDS, view
 from parity.deviations import DEVIATIONS
 from parity.fake_model import FakeModel
 from parity.our_engine import SharedEngine
+from plexus.core.errors import ScoreConfigError
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FILES = sorted(GOLDEN.glob("*.json"))
@@ -78,14 +79,22 @@ def test_engine_matches_plexus(path: Path, engine: SharedEngine) -> None:
 
 
 def _what_plexus_names(crash: str) -> str:
-    """The offending name in the real engine's load error: the field of a pydantic
-    ValidationError ("1 validation error for Parameters\\nvalid_classes\\n  Field required"),
-    or the node class of a ModuleNotFoundError ("No module named 'plexus.scores.nodes.X'")."""
+    """What this engine's configuration error must say of the real engine's load error: the
+    field of a pydantic ValidationError ("1 validation error for Parameters\\nvalid_classes\\n
+    Field required"), the node class of a ModuleNotFoundError ("No module named
+    'plexus.scores.nodes.X'") or an ImportError ("Could not find class X in module ..."), or
+    a ValueError's own message ("Code must define a 'score' function")."""
     kind, _, message = crash.partition(": ")
     if kind == "ValidationError":
-        return message.splitlines()[1].strip()
+        lines = message.splitlines()
+        # "valid_classes: Field required": the field and pydantic's reason for it.
+        return f"{lines[1].strip()}: {lines[2].strip().split(' [', 1)[0]}"
     if kind == "ModuleNotFoundError":
         return message.rstrip("'").rsplit(".", 1)[-1]
+    if kind == "ImportError" and message.startswith("Could not find class "):
+        return repr(message.split()[4])
+    if kind == "ValueError":
+        return message.rstrip(".")
     raise AssertionError(f"an unexpected load error from Plexus: {crash[:200]}")
 
 
@@ -97,10 +106,13 @@ def test_a_rejected_configuration_fails_at_load_naming_what_plexus_names(
     path: Path, engine: SharedEngine
 ) -> None:
     # Plexus refuses these at create (no model call); so does this engine, with a
-    # configuration error that names the same field or node class.
+    # configuration error (a ValueError, as Plexus's ValueError and pydantic's
+    # ValidationError are) that names the same field or node class, or says what Plexus's
+    # ValueError says.
     golden = json.loads(path.read_text(encoding="utf-8"))
     assert golden["returned"].get("crash") and not golden["sent"], path.stem
     outcome, requests = engine.run(golden["case"], f"r-{path.stem}")
     assert not requests
     assert str(outcome.get("failed", "")).startswith("ScoreConfigError: "), outcome
+    assert issubclass(ScoreConfigError, ValueError)
     assert _what_plexus_names(golden["returned"]["crash"]) in outcome["failed"]

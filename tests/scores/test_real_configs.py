@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from plexus.scores import DependencyNotMet, parse_score_config
+from plexus.scores import parse_score_config
 from plexus.scores.config import load_yaml
 from plexus.scores.providers import price_usd
 from plexus.scores.scorecard import parse_scorecard, score_with_dependencies, scorecard_scores
@@ -87,11 +87,16 @@ def test_linear_dependency_chain_scores_dependencies_first(scoring, openai):
 def test_conditional_dependency_skips_when_the_condition_fails(scoring, openai):
     scores = _scorecard("test_scorecard_complex.yaml")
     openai.when("Is this content relevant", "Not Relevant")
-    with pytest.raises(DependencyNotMet, match="runs only when 'Root Score' == 'Relevant'"):
-        run_async(
-            scoring,
-            lambda run: score_with_dependencies(scores, "Branch A Score", {"text": "x"}, run),
-        )
+    # As Plexus's Scorecard: the score's result is SKIPPED, with no model call of its own.
+    results = run_async(
+        scoring,
+        lambda run: score_with_dependencies(scores, "Branch A Score", {"text": "x"}, run),
+    )
+    skipped = results["Branch A Score"]
+    assert (skipped.value, skipped.explanation) == (
+        "SKIPPED",
+        "Score was skipped because dependency conditions were not met",
+    )
     assert len(openai.requests) == 1
 
 

@@ -270,6 +270,9 @@ def classes_option(config: dict[str, Any], where: str, required: bool = True) ->
     classes = config.get("valid_classes")
     if classes is None and not required:
         return []
+    if classes is None:
+        # Plexus's pydantic parameters say "valid_classes\n  Field required".
+        raise ScoreConfigError(f"{where}: valid_classes: Field required (a non-empty list)")
     if not isinstance(classes, list) or not classes:
         raise ScoreConfigError(f"{where}: valid_classes must be a non-empty list")
     out = []

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from plexus.core.errors import ScoreConfigError
+from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
 
 if TYPE_CHECKING:
@@ -32,10 +32,18 @@ ROLES = {"ai": "assistant", "human": "user", "system": "system"}
 
 
 def with_retry_turn(
-    history: list[dict[str, str]], reply: str, request: str
+    where: str, history: list[dict[str, str]], reply: str, request: str
 ) -> list[dict[str, str]]:
     """The conversation after a reply that could not be used and the request to try again,
-    in the state's message form (as Plexus keeps it)."""
+    in the state's message form (as Plexus keeps it). Plexus's retry puts the whole history
+    into the state's `messages`, a list of mappings: an entry that is none fails there."""
+    for turn in history:
+        if not isinstance(turn, dict):
+            raise JobError(
+                f"{where}: the state's chat_history holds {type(turn).__name__} "
+                f"{str(turn)[:100]!r}, which a retry cannot put into the messages (a list of "
+                "mappings)"
+            )
     return [
         *history,
         {"type": "ai", "content": reply, "_type": "AIMessage"},
@@ -43,14 +51,25 @@ def with_retry_turn(
     ]
 
 
-def history_messages(history: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The state's retry conversation as chat messages, empty turns left out (as Plexus
-    sends it after a node's own prompt)."""
-    return [
-        {"role": ROLES[m["type"]], "content": m["content"]}
-        for m in history
-        if str(m.get("content") or "").strip()
-    ]
+def history_messages(where: str, history: list[Any]) -> list[dict[str, str]]:
+    """The state's retry conversation as chat messages, as Plexus sends it after a node's
+    own prompt: empty turns (and entries that are no message) left out; a turn's `type`
+    (any case) is `human`, `ai` or `system`. A turn of another type, or one whose content
+    is not text, fails the node as it fails Plexus's (LangChain refuses the message)."""
+    out = []
+    for turn in history:
+        content = turn.get("content", "") if isinstance(turn, dict) else None
+        if not content:
+            continue
+        kind = str(turn.get("type", "")).lower()
+        if not isinstance(content, str) or kind not in ROLES:
+            raise JobError(
+                f"{where}: a turn of the state's chat_history is no message LangChain takes "
+                f"(type {turn.get('type')!r})"
+            )
+        if content.strip():
+            out.append({"role": ROLES[kind], "content": content})
+    return out
 
 
 def normalize(text: str) -> str:
@@ -127,7 +146,7 @@ class Classifier(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = history_messages(history)
+            sent = history_messages(self.where, history)
             completion = await self.call_model(run, record, messages + sent)
             last = completion.text or ""
             value = (
@@ -146,7 +165,7 @@ class Classifier(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = with_retry_turn(history, last, self.retry_message(retries + 1))
+            history = with_retry_turn(self.where, history, last, self.retry_message(retries + 1))
             retries += 1
         state.update(
             classification="unknown",

@@ -37,7 +37,7 @@ class Generator(BaseNode):
         history: list[dict[str, str]] = list(state.get("chat_history") or [])
         retries = int(state.get("retry_count") or 0)
         while True:
-            sent = history_messages(history)
+            sent = history_messages(self.where, history)
             completion = await self.call_model(run, record, messages + sent)
             text = completion.text or ""
             if text.strip():
@@ -48,7 +48,7 @@ class Generator(BaseNode):
                 return
             if retries >= self.max_retries:
                 break
-            history = with_retry_turn(history, text, self.retry_message(retries + 1))
+            history = with_retry_turn(self.where, history, text, self.retry_message(retries + 1))
             retries += 1
         state.update(
             completion=GIVE_UP, explanation=GIVE_UP, chat_history=history, retry_count=retries

@@ -4,8 +4,8 @@
 (earlier nodes' classifications, explanations and output aliases), as Plexus merges them.
 The result's `value` becomes `classification` and `value`, its
 `metadata["explanation"]` the explanation (as in Plexus, `Score.Result(explanation=...)`
-is not read), and its other metadata keys
-state fields. Returning None leaves the state as it was.
+is not read), and its other metadata keys the
+state fields of those names the graph declares (others are dropped, as in Plexus). Returning None leaves the state as it was.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class LogicalClassifier(BaseNode):
         # explanation argument is not used.
         explanation = metadata.get("explanation")
         state.update(classification=value, value=value, explanation=explanation)
+        # Only fields the graph's state declares are kept (Plexus's state class drops the
+        # rest): an undeclared key named by the score's `output:` is then a literal there.
         for key, item in metadata.items():
-            if key != "explanation":
+            if key != "explanation" and key in state:
                 state[key] = item

@@ -3,7 +3,8 @@
 The completion's words are scanned from the end (or the start, `parse_from_start`) for
 "yes" or "no"; the classification is lower case, as Plexus's. A completion with neither
 word is "unknown" after that one call, as in Plexus (which retries, up to
-`maximum_retry_count`, only a call that raises; `{{retry_feedback}}` renders empty).
+`maximum_retry_count`, only a call that raises; `{{retry_feedback}}` renders empty);
+`maximum_retry_count: 0` makes no call and answers "unknown", "Maximum retries reached".
 `explanation_message` asks the model for an explanation in a second call, in Plexus's form:
 the prompt flattened into one user message, the lower-case answer, the follow-up.
 """
@@ -35,7 +36,7 @@ class YesOrNoClassifier(BaseNode):
     def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
         super().__init__(config, defaults, where)
         self.parse_from_start = bool(config.get("parse_from_start") or False)
-        self.max_retries = int_option(config, "maximum_retry_count", 3, where, minimum=1)
+        self.max_retries = int_option(config, "maximum_retry_count", 3, where)
         self.explanation_prompt = self.explanation_message(config)
         self.explanation_model = self.second_model(config.get("explanation_model"))
         if not self.prompts:
@@ -51,6 +52,12 @@ class YesOrNoClassifier(BaseNode):
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         # Plexus retries only when the model call raises; an answer with neither word is
         # "unknown" at once (YesOrNoClassifier.py). A failed call fails the job here (README).
+        if self.max_retries == 0:
+            # Plexus's retry loop runs no attempt at all: no call, and its give-up answer.
+            state.update(
+                classification="unknown", explanation="Maximum retries reached", retry_count=0
+            )
+            return
         messages = self.render_messages(state, {"retry_feedback": ""})
         completion = await self.call_model(run, record, messages)
         last = completion.text or ""
