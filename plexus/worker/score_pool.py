@@ -291,7 +291,9 @@ class _Child:
             if future is not None and not future.done():
                 future.set_result(message)
         elif "cancel" in message:
-            running = self.jobs.get(tag)
+            # Popped here too: a job cancelled before its first step never runs its own
+            # cleanup (the pool sends that for jobs it moved to another process).
+            running = self.jobs.pop(tag, None)
             if running is not None:
                 running.cancel()
 
@@ -767,11 +769,15 @@ class ScorePool:
         stuck = now - beat > STUCK_AFTER_SECONDS
         culprit = proc.flights.get(tag) if stuck else None
         if culprit is not None:
-            # Jobs sent after the loop stuck never began: elsewhere at once.
+            # Jobs sent after the loop stuck never began: elsewhere at once. The process is
+            # told to drop them too: a loop held for less than the limit turns again, and it
+            # would begin them beside their new runs (their models paid twice).
             for flight in list(proc.flights.values()):
                 if flight is not culprit and flight.sent_at > since:
                     flight.settle(_Unstarted())
-            # Its other neighbours wait on a loop that does not turn: they go elsewhere.
+                    self._spawn(self._cancel(proc, flight))
+            # Its other neighbours wait on a loop that does not turn: they go elsewhere, and
+            # are cancelled there for when it turns again.
             if now - since > EVICT_AFTER_SECONDS and len(proc.flights) > 1:
                 proc.retiring = True
                 for flight in list(proc.flights.values()):
@@ -782,6 +788,7 @@ class ScorePool:
                                 f"for {now - since:.0f}s"
                             )
                         )
+                        self._spawn(self._cancel(proc, flight))
             if now >= culprit.deadline:
                 culprit.settle(self._too_late(culprit))
                 self._stop(proc, culprit, "a job outlived its time limit in it")

@@ -212,3 +212,79 @@ def test_a_lua_loop_in_a_tactus_procedure_is_stopped_at_the_limit():
     assert "PLEXUS_SCORE_TIMEOUT_SECONDS=10s" in str(error)
     assert neighbour == "Yes"
     assert spinning == []  # the process running the loop was stopped
+
+
+BUSY = """
+class: LangGraphScore
+graph:
+  - name: busy
+    class: LogicalClassifier
+    code: |
+      def score(parameters, input):
+          import time
+          end = time.monotonic() + 2.5
+          while time.monotonic() < end:
+              pass
+          return Score.Result(parameters=parameters, value="Yes")
+"""
+# A job whose code leaves a mark each time it begins (a model call's stand-in: work done in
+# the score process itself, which the pool cannot take back).
+MARK = """
+class: LangGraphScore
+graph:
+  - name: mark
+    class: LogicalClassifier
+    code: |
+      def score(parameters, input):
+          with open({path!r}, "a") as marks:
+              marks.write("begun\\n")
+          return Score.Result(parameters=parameters, value="Yes")
+"""
+
+
+@pytest.mark.slow
+def test_a_job_sent_to_a_process_that_then_stuck_is_begun_once(tmp_path):
+    """A job sent to a process whose loop another job's code holds (for less than its limit)
+    goes to another process; when the held loop turns again it must not begin the job as
+    well: its model would be paid twice."""
+    pool = ScorePool(ScoringSettings(), limit_seconds=30, keep=8, processes=2)
+    marks = tmp_path / "marks"
+    marked = ScoreRequest(
+        "job-m",
+        "v-1",
+        MARK.format(path=str(marks)),
+        "score m",
+        {"id": "item-m", "text": "hello"},
+        {"id": "job-m"},
+    )
+
+    async def held_loop() -> None:
+        """Until a process's loop has been in a job's code for a moment (the busy one)."""
+        while not any(
+            tag >= 0 and time.monotonic() - since > 0.2
+            for _beat, tag, since in (p.shared.read() for p in pool._procs)
+        ):
+            await asyncio.sleep(0.05)
+
+    async def go() -> list[Any]:
+        async def marked_job() -> Any:
+            await held_loop()
+            # Both processes hold one job: the first, whose loop is held, is picked.
+            return (await pool.score(marked, Host())).classification["value"]
+
+        try:
+            return await asyncio.gather(
+                run_one(pool, request(0, BUSY)),
+                run_one(pool, request(1, wait=4.0)),
+                marked_job(),
+            )
+        finally:
+            await asyncio.sleep(3.0)  # the held loop turns again and reads what it was sent
+            pool.close()
+
+    assert asyncio.run(go()) == ["Yes", "Yes", "Yes"]
+    assert marks.read_text().splitlines() == ["begun"]
+
+
+async def run_one(pool: ScorePool, r: ScoreRequest) -> Any:
+    return (await pool.score(r, Host())).classification["value"]
