@@ -147,6 +147,16 @@ def price_usd(
     return price.input_price, price.output_price
 
 
+def _http_client() -> Any:
+    """openai's client on aiohttp (the SDK's DefaultAioHttpClient, its own defaults):
+    httpcore's pool, its default, walks every open connection on each request, so a score
+    process with 64 calls in flight spent a third of its CPU there (py-spy, 2026-12-07);
+    aiohttp's connector does not. CA bundle and proxies as httpx reads them."""
+    from openai import DefaultAioHttpClient
+
+    return DefaultAioHttpClient()
+
+
 class Models:
     """The clients of one worker process, made on first use and reused."""
 
@@ -196,6 +206,7 @@ class Models:
                 api_version=s.azure_api_version,
                 timeout=s.model_timeout_seconds,
                 max_retries=s.model_max_retries,
+                http_client=_http_client(),
             )
         else:
             from openai import AsyncOpenAI
@@ -207,6 +218,7 @@ class Models:
                 base_url=s.openai_base_url,
                 timeout=s.model_timeout_seconds,
                 max_retries=s.model_max_retries,
+                http_client=_http_client(),
             )
         self._clients[provider] = client
         return client

@@ -381,15 +381,13 @@ ENGINE_MODULES = (
 # before a fork, they are shared by every score process forked after. The names are a hint
 # read off the YAML's text, never parsed here: a wrong guess only costs an import.
 # openai imports most of itself on a client's first request (its resources and types, the
-# HTTP stack under httpx): 340 modules, seconds of a cold process, once here.
+# HTTP stack under httpx, aiohttp here): 340 modules, seconds of a cold process, once here.
 _OPENAI = (
     "openai",
     "openai.resources.chat.completions",
     "openai.types.chat",
-    "httpcore",
-    "h11",
-    "anyio",
-    "anyio._backends._asyncio",
+    "httpx_aiohttp",
+    "aiohttp",
     "plexus.scores.run",
 )
 MODEL_CLIENTS = {
