@@ -771,7 +771,7 @@ class ScorePool:
             # told to drop them too: a loop held for less than the limit turns again, and it
             # would begin them beside their new runs (their models paid twice).
             for flight in list(proc.flights.values()):
-                if flight is not culprit and flight.sent_at > since:
+                if flight is not culprit and flight.sent_at > since and not flight.future.done():
                     flight.settle(_Unstarted())
                     self._spawn(self._cancel(proc, flight))
             # Its other neighbours wait on a loop that does not turn: they go elsewhere, and
@@ -779,7 +779,7 @@ class ScorePool:
             if now - since > EVICT_AFTER_SECONDS and len(proc.flights) > 1:
                 proc.retiring = True
                 for flight in list(proc.flights.values()):
-                    if flight is not culprit:
+                    if flight is not culprit and not flight.future.done():
                         flight.settle(
                             _Evicted(
                                 f"job {culprit.request.job_id}'s code held its score process "
