@@ -18,7 +18,8 @@ max-retries node); on success LangGraphScore's value setters apply it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from plexus.core.errors import JobError, ScoreConfigError
 from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, classes_option, int_option
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 
 ROLES = {"ai": "assistant", "human": "user", "system": "system"}
+T = TypeVar("T")
 
 
 def with_retry_turn(
@@ -114,7 +116,37 @@ def parse_classification(
     return max(matches, key=lambda m: (m[1], m[2]))[0]
 
 
-class Classifier(BaseNode):
+class RetryingNode(BaseNode):
+    """A node that asks its model again, with a retry message, for an answer it cannot use
+    (Classifier, Generator). The retry conversation and its count live in the graph's state,
+    as in Plexus: a node after one that needed a retry sends that conversation after its own
+    prompt and counts its attempts on from there (README, "retry history")."""
+
+    max_retries: int
+
+    def retry_message(self, attempt: int) -> str:
+        raise NotImplementedError
+
+    async def ask(
+        self, state: GraphState, run: Run, record: NodeRecord, accept: Callable[[str], T | None]
+    ) -> tuple[T | None, str, list[dict[str, str]], int]:
+        """The first answer `accept` takes (None once the retries are spent), the last
+        completion's text, and the retry conversation and count to leave in the state."""
+        messages = self.render_messages(state)
+        history: list[dict[str, str]] = list(state.get("chat_history") or [])
+        retries = int(state.get("retry_count") or 0)
+        while True:
+            sent = history_messages(self.where, history)
+            completion = await self.call_model(run, record, messages + sent)
+            text = completion.text or ""
+            value = accept(text)
+            if value is not None or retries >= self.max_retries:
+                return value, text, history, retries
+            history = with_retry_turn(self.where, history, text, self.retry_message(retries + 1))
+            retries += 1
+
+
+class Classifier(RetryingNode):
     kind = "Classifier"
     state_fields = ("reasoning", "confidence", "raw_logprobs")
     refused_options: ClassVar[dict[str, str]] = {
@@ -139,34 +171,21 @@ class Classifier(BaseNode):
         )
 
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
-        # The retry conversation and its count live in the graph's state, as in Plexus: a
-        # Classifier after one that needed a retry sends that conversation after its own
-        # prompt and counts its attempts on from there (README, "retry history").
-        messages = self.render_messages(state)
-        history: list[dict[str, str]] = list(state.get("chat_history") or [])
-        retries = int(state.get("retry_count") or 0)
-        while True:
-            sent = history_messages(self.where, history)
-            completion = await self.call_model(run, record, messages + sent)
-            last = completion.text or ""
-            value = (
-                parse_classification(last, self.valid_classes, self.parse_from_start)
-                if last.strip()
-                else None
+        def classification(text: str) -> str | None:
+            if not text.strip():
+                return None
+            return parse_classification(text, self.valid_classes, self.parse_from_start)
+
+        value, last, history, retries = await self.ask(state, run, record, classification)
+        if value is not None:
+            state.update(
+                classification=value,
+                explanation=last.strip(),
+                completion=last,
+                chat_history=history,
+                retry_count=retries,
             )
-            if value is not None:
-                state.update(
-                    classification=value,
-                    explanation=last.strip(),
-                    completion=last,
-                    chat_history=history,
-                    retry_count=retries,
-                )
-                return
-            if retries >= self.max_retries:
-                break
-            history = with_retry_turn(self.where, history, last, self.retry_message(retries + 1))
-            retries += 1
+            return
         state.update(
             classification="unknown",
             explanation="Maximum retries reached",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plexus.core.errors import ScoreConfigError
-from plexus.scores.nodes.BaseNode import BaseNode, NodeRecord, int_option
-from plexus.scores.nodes.Classifier import history_messages, with_retry_turn
+from plexus.scores.nodes.BaseNode import NodeRecord, int_option
+from plexus.scores.nodes.Classifier import RetryingNode
 
 GIVE_UP = "Failed to generate a valid completion after maximum retry attempts."
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from plexus.scores.run import Run
 
 
-class Generator(BaseNode):
+class Generator(RetryingNode):
     kind = "Generator"
 
     def __init__(self, config: dict[str, Any], defaults: dict[str, Any], where: str) -> None:
@@ -33,23 +33,15 @@ class Generator(BaseNode):
     async def execute(self, state: GraphState, run: Run, record: NodeRecord) -> None:
         # As Plexus's Generator: the retry conversation and count are the graph state's (an
         # earlier Classifier's retries are sent after this node's prompt, and counted on).
-        messages = self.render_messages(state)
-        history: list[dict[str, str]] = list(state.get("chat_history") or [])
-        retries = int(state.get("retry_count") or 0)
-        while True:
-            sent = history_messages(self.where, history)
-            completion = await self.call_model(run, record, messages + sent)
-            text = completion.text or ""
-            if text.strip():
-                # Plexus's Generator clears `explanation` and never sets it (Generator.py).
-                state.update(
-                    completion=text, explanation=None, chat_history=history, retry_count=retries
-                )
-                return
-            if retries >= self.max_retries:
-                break
-            history = with_retry_turn(self.where, history, text, self.retry_message(retries + 1))
-            retries += 1
+        text, _last, history, retries = await self.ask(
+            state, run, record, lambda text: text if text.strip() else None
+        )
+        if text is not None:
+            # Plexus's Generator clears `explanation` and never sets it (Generator.py).
+            state.update(
+                completion=text, explanation=None, chat_history=history, retry_count=retries
+            )
+            return
         state.update(
             completion=GIVE_UP, explanation=GIVE_UP, chat_history=history, retry_count=retries
         )
