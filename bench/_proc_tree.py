@@ -3,8 +3,12 @@ processes share pages with the worker; PSS divides a shared page among them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 
 
 def tree(pid: int) -> list[int]:
@@ -67,3 +71,29 @@ class PeakPss:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+@contextlib.contextmanager
+def worker_process(
+    script: str, args: list[str], env: dict[str, str], timeout: float
+) -> Iterator[subprocess.Popen[str]]:
+    """`script --worker ARGS` in a process of its own, spoken to over its stdin and stdout
+    (text lines). One that hangs must not hang the benchmark: it is killed after `timeout`
+    seconds, and a pending readline() then ends."""
+    proc = subprocess.Popen(
+        [sys.executable, script, "--worker", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(OSError):  # a worker that died has closed its end
+            proc.stdin.close()
+        proc.wait(timeout=timeout)
+        watchdog.cancel()

@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,41 +103,29 @@ class Row:
 def run_case(
     env: dict[str, str], score: str, key: str, jobs: int, concurrency: int, cold: bool
 ) -> Row:
-    from _proc_tree import PeakPss, tree_cpu
+    from _proc_tree import PeakPss, tree_cpu, worker_process
 
     warm_key = "-" if cold else f"{key}-warm"
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", warm_key, key, str(concurrency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    watchdog = threading.Timer(TIMEOUT_S, proc.kill)
-    watchdog.start()
-    sampler = PeakPss(proc.pid)
-    try:
-        if not cold:
-            if not proc.stdout.readline():
-                raise SystemExit(f"{key}: the worker failed while warming up")
-            sampler.reset()
-            cpu = tree_cpu(proc.pid)
-            proc.stdin.write("go\n")
+    with worker_process(__file__, [warm_key, key, str(concurrency)], env, TIMEOUT_S) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        sampler = PeakPss(proc.pid)
+        try:
+            if not cold:
+                if not proc.stdout.readline():
+                    raise SystemExit(f"{key}: the worker failed while warming up")
+                sampler.reset()
+                cpu = tree_cpu(proc.pid)
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            else:
+                cpu = 0.0
+            line = proc.stdout.readline()
+            cpu = tree_cpu(proc.pid) - cpu
+            peak = sampler.stop()
+            proc.stdin.write("end\n")
             proc.stdin.flush()
-        else:
-            cpu = 0.0
-        line = proc.stdout.readline()
-        cpu = tree_cpu(proc.pid) - cpu
-        peak = sampler.stop()
-        proc.stdin.write("end\n")
-        proc.stdin.flush()
-    finally:
-        sampler.stop()
-        with _quiet():
-            proc.stdin.close()
-        proc.wait(timeout=60)
-        watchdog.cancel()
+        finally:
+            sampler.stop()
     if not line:
         raise SystemExit(f"{key}: the worker exited with status {proc.returncode}")
     result = json.loads(line)
@@ -156,14 +142,6 @@ def run_case(
         os.getloadavg()[0],
         result["done"],
     )
-
-
-class _quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
 
 
 def rows_table(rows: list[Row]) -> str:

@@ -26,7 +26,6 @@ import dataclasses
 import json
 import math
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from _lean_server import StandIn, process_cpu
-from _proc_tree import PeakPss
+from _proc_tree import PeakPss, worker_process
 from _services import (
     BUCKET,
     KEYWORD_YAML,
@@ -158,18 +157,8 @@ def timed_drain(
 ) -> Timed:
     """Run the worker process; `before()` is called once it is warm, `after()` when done.
     Both return {service: CPU seconds}."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", warm_key, key, str(concurrency)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    # A worker that hangs must not hang the benchmark: kill it, and readline() then ends.
-    watchdog = threading.Timer(WORKER_TIMEOUT_S, proc.kill)
-    watchdog.start()
-    try:
+    with worker_process(__file__, [warm_key, key, str(concurrency)], env, WORKER_TIMEOUT_S) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             raise SystemExit(f"the worker for {key} failed while warming up")
         cpu, busy = before(), busy_seconds()
@@ -180,10 +169,6 @@ def timed_drain(
         peak = sampler.stop()
         busy = busy_seconds() - busy
         cpu = {name: used - cpu[name] for name, used in after().items()}
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=WORKER_TIMEOUT_S)
-        watchdog.cancel()
     if not line:
         raise SystemExit(f"the worker for {key} exited with status {proc.returncode}")
     result = json.loads(line)
