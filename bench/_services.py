@@ -39,7 +39,7 @@ class Services:
     api: LocalPlexusApi
     openai: FakeOpenAI
     env: dict[str, str]
-    moto_pid: int
+    moto_pid: int | None
 
     def account(self, key: str) -> tuple[str, str]:
         account_id = self.api.seed_account(key)
@@ -66,28 +66,13 @@ def services() -> Iterator[Services]:
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
-                yield Services(api, ai, env, server_pid("moto.server", moto.port))
+                yield Services(api, ai, env, moto.pid)
             finally:
                 for key, value in saved.items():
                     if value is None:
                         os.environ.pop(key, None)
                     else:
                         os.environ[key] = value
-
-
-def server_pid(module: str, port: int) -> int:
-    """The pid of `python -m <module> ... -p <port>` (how start_moto_process runs moto)."""
-    wanted = [module, "-p", str(port)]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if module in argv and all(w in argv for w in wanted):
-            return int(entry.name)
-    raise RuntimeError(f"no process runs {module} on port {port}")
 
 
 def machine() -> str:

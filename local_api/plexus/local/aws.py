@@ -35,6 +35,11 @@ class MotoServer:
         self.port = port
 
     @property
+    def pid(self) -> int | None:
+        """The server's own process (start_moto_process), or None for a thread of this one."""
+        return getattr(self._server, "pid", None)
+
+    @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -80,13 +85,7 @@ class MotoServer:
 
 
 def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
-    """Start moto's threaded server; port 0 lets the OS pick a free port."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
-            "moto is not installed; it is a dev dependency (run `uv sync --group dev`)"
-        ) from exc
+    """Start moto's server in a thread of this process; port 0 lets the OS pick a free port."""
     if port:
         _check_port_free(host, port)
     # werkzeug logs every request at INFO to stderr unless told otherwise; one line per AWS
@@ -94,10 +93,48 @@ def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     werkzeug_logger = logging.getLogger("werkzeug")
     if werkzeug_logger.level == logging.NOTSET:
         werkzeug_logger.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
-    return MotoServer(server, bound_host, bound_port)
+    server = _make_server(host, port)
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    return MotoServer(_MotoThread(server, thread), str(bound_host), bound_port)
+
+
+def _make_server(host: str, port: int) -> Any:
+    """moto's app behind werkzeug, as `moto.server` serves it, with one `Server` header."""
+    try:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "moto is not installed; it is a dev dependency (run `uv sync --group dev`)"
+        ) from exc
+
+    class OneServerHeader(MotoRequestHandler):
+        """werkzeug sends its own `Server` before the app's headers, and moto's error
+        answers carry `server: amazon.com` too; S3 sends one, and aiohttp (the attachments'
+        client) refuses an answer with two."""
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if keyword.lower() == "server" and value == self.version_string():
+                return
+            super().send_header(keyword, value)
+
+    app = DomainDispatcherApplication(create_backend_app)
+    return make_server(host, port, app, threaded=True, request_handler=OneServerHeader)
+
+
+class _MotoThread:
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server, self._thread = server, thread
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -113,6 +150,7 @@ def _check_port_free(host: str, port: int) -> None:
 class _MotoProcess:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self._proc = proc
+        self.pid = proc.pid
 
     def stop(self) -> None:
         self._proc.terminate()
@@ -133,7 +171,7 @@ def start_moto_process(host: str = "127.0.0.1", startup_timeout: float = 30.0) -
         probe.bind((host, 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", "plexus.local.aws", host, str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -151,3 +189,7 @@ def start_moto_process(host: str = "127.0.0.1", startup_timeout: float = 30.0) -
                 raise RuntimeError(f"moto's server did not listen on {host}:{port}") from None
             time.sleep(0.05)
     return MotoServer(_MotoProcess(proc), host, port)
+
+
+if __name__ == "__main__":  # start_moto_process's server: python -m plexus.local.aws HOST PORT
+    _make_server(sys.argv[1], int(sys.argv[2])).serve_forever()
