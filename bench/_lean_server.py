@@ -52,6 +52,7 @@ class Request:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
+    query: str = ""  # as sent, undecoded
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -183,7 +184,8 @@ async def _read_request(
         if length > MAX_BODY:
             raise ConnectionError(f"body of {length} bytes")
         body = await reader.readexactly(length) if length else b""
-    return Request(method, target.split("?", 1)[0], headers, body)
+    path, _, query = target.partition("?")
+    return Request(method, path, headers, body, query)
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:

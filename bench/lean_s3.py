@@ -1,7 +1,8 @@
 """An S3 stand-in built for load, in a process of its own: PutObject and GetObject on
 path-style URLs (`/bucket/key`, as botocore addresses a custom endpoint), objects in memory,
 each answer after a set latency, for almost no CPU (see _lean_server.py). It does not check
-signatures (the worker still computes them: that CPU is the worker's, as on Lambda).
+signatures, only that a request carries one (an Authorization header, or a presigned URL's
+X-Amz-Signature); the worker still computes them: that CPU is the worker's, as on Lambda.
 
     python bench/lean_s3.py --bucket NAME [--latency 0.03] [--port 0]
 """
@@ -25,7 +26,7 @@ class LeanS3:
         return {"objects": sum(len(o) for o in self.objects.values()), "bytes_in": self.bytes_in}
 
     async def handle(self, request: Request) -> Response:
-        if "authorization" not in request.headers:
+        if "authorization" not in request.headers and "X-Amz-Signature=" not in request.query:
             return _error(403, "AccessDenied", "Anonymous access is not allowed")
         bucket, _, key = unquote(request.path).lstrip("/").partition("/")
         objects = self.objects.get(bucket)

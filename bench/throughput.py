@@ -81,6 +81,7 @@ async def drain(
         asyncio.get_running_loop().set_default_executor(executor)
     settings = dataclasses.replace(load_settings(), concurrency=concurrency)
     async with PlexusApi(settings) as api:
+        scorer = None
         if in_process:
             from plexus.worker.scoring import InProcessScorer
 
@@ -92,6 +93,8 @@ async def drain(
             summary = await processor.drain(account_key)
         finally:
             await processor.close()
+            if scorer is not None:  # the processor closes what it made, not what it is given
+                await scorer.close()
     return summary.count("COMPLETED")
 
 

@@ -4,7 +4,7 @@ The worker drains LLM jobs in this process against the lean stand-ins of bench/t
 (processes of their own, so none of their CPU is in the profile). First an unprofiled drain
 gives the CPU per job; then the same drain under cProfile, timed by each thread's CPU clock
 (`time.thread_time`), in the event loop's thread and in the threads `asyncio.to_thread`
-runs boto3 in. The profile's self time is grouped by the package that spends it (each
+runs blocking calls in. The profile's self time is grouped by the package that spends it (each
 function counted once, so the groups add up to the whole); a second list gives the
 inclusive time under a few entry points (these overlap: JSON inside the GraphQL client).
 cProfile slows small Python functions more than C code, so shares are an estimate; the
@@ -97,13 +97,14 @@ ENTRY_POINTS = [
     ("  gql's session.execute", "gql/client.py", "execute"),
     ("the model call (Models.complete)", "plexus/scores/providers.py", "complete"),
     ("  its price (price_usd, genai-prices)", "plexus/scores/providers.py", "price_usd"),
-    ("an S3 PUT (attachments._put, in a thread)", "plexus/clients/attachments.py", "_put"),
-    ("  botocore's signing (RequestSigner.sign)", "botocore/signers.py", "sign"),
+    ("an S3 PUT (AttachmentStore.put)", "plexus/clients/attachments.py", "put"),
     (
-        "the attachments' JSON (upload_attachments)",
+        "  its signing, ahead (AttachmentStore._sign_keys)",
         "plexus/clients/attachments.py",
-        "upload_attachments",
+        "_sign_keys",
     ),
+    ("  botocore's presigning", "botocore/signers.py", "generate_presigned_url"),
+    ("the attachments' JSON (AttachmentStore.upload)", "plexus/clients/attachments.py", "upload"),
     ("json.dumps, every caller", "json/__init__.py", "dumps"),
     ("json.loads, every caller", "json/__init__.py", "loads"),
     ("logging: Logger._log, every caller", "logging/__init__.py", "_log"),
@@ -167,7 +168,7 @@ EXPERIMENTS = {
 
 
 class ProfilingExecutor(ThreadPoolExecutor):
-    """The loop's default executor (and the S3 uploads'), each task under its thread's own
+    """The loop's default executor, each task under its thread's own
     profiler."""
 
     def __init__(self) -> None:
@@ -236,12 +237,8 @@ def main() -> int:
 
         plain_ms = cpu_per_job("plain")
 
-        from plexus.clients import attachments
-
-        # The loop's default executor and the S3 uploads' own, each thread profiled.
+        # The loop's default executor, each of its threads profiled.
         executor = ProfilingExecutor()
-        uploads = attachments._uploads
-        attachments._uploads = lambda: executor  # type: ignore[assignment]
         main_profile = cProfile.Profile(time.thread_time)
         main_profile.enable()
         # In process: the profiler sees this process only, not the score pool's workers.
@@ -249,7 +246,6 @@ def main() -> int:
             done = asyncio.run(drain("profiled", args.concurrency, executor, in_process=True))
         finally:
             main_profile.disable()
-            attachments._uploads = uploads
         executor.shutdown()
         if done != args.jobs:
             raise SystemExit("the profiled drain did not complete every job")

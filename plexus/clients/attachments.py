@@ -1,36 +1,81 @@
-"""Score result attachments in S3: `scoreresults/<scoreResultId>/trace.json` and `log.txt`."""
+"""Score result attachments in S3: `scoreresults/<scoreResultId>/trace.json` and `log.txt`.
+
+boto3 signs each PUT (`generate_presigned_url`: its credentials, endpoint resolution and
+SigV4) and aiohttp sends it on the worker's event loop. boto3's own `put_object` blocks: it
+took a thread per PUT, and at 64 jobs in flight those threads cost 3.1 ms of CPU a job and
+held the GIL the event loop needed (bench/throughput.py: 63 % of ideal with them, 80 %
+without; docs/PERFORMANCE.md §5.1).
+
+Retries are boto3's standard mode's: 3 tries, exponential backoff with full jitter (base 1 s,
+at most 20 s), on a connection that failed, dropped or timed out, on 429 and 5xx, and on
+S3's throttling and transient codes (plexus/clients/aws_faults.py). An outage past them
+raises ServiceUnavailable (the job goes back, not the job's fault); any other answer
+(NoSuchBucket, AccessDenied, a signature S3 refuses) raises AttachmentError naming the bucket,
+the key and S3's code and message. A signed URL carries credentials (the signature, the
+session token): it never reaches an error, a log line or a trace.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
+import logging
+import os
+import re
+import time
 from functools import cache
 from typing import Any
+from xml.etree import ElementTree
 
-from plexus.clients.aws_faults import is_transient
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from yarl import URL
+
+from plexus.clients.aws_faults import transient_answer
+from plexus.clients.http import env_proxy, is_transient_http, tls
 from plexus.core.errors import AttachmentError, ServiceUnavailable
 
-# PUTs at once: boto3 is blocking, so each PUT in flight holds a thread, and the loop's
-# default executor has min(32, cores + 4) threads, 6 on a Lambda of 2,048 MB: 64 jobs in
-# flight queued their uploads behind six (bench/throughput.py: 0.4 s to store two files
-# that take 30 ms). Threads start as uploads need them; each keeps one pooled connection.
-UPLOAD_THREADS = 32
+log = logging.getLogger(__name__)
+
+# boto3's standard retry mode: 3 tries in all, backoff base 1 s, at most 20 s.
+PUT_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 1.0
+RETRY_MAX_SECONDS = 20.0
+# Each try, connection included (botocore's defaults are 60 s to connect and 60 s to read).
+PUT_TIMEOUT_SECONDS = 60.0
+# A signed URL outlives every try of its PUT (3 x 60 s and the waits between them).
+URL_SECONDS = 900
+# A URL signed ahead serves a PUT begun within this long of its signing (300 s are left
+# for its tries), and is forgotten after it, unused (the job failed before its upload).
+SIGNED_AHEAD_SECONDS = URL_SECONDS - 300
+TRACE_TYPE, LOG_TYPE = "application/json", "text/plain"
+# The part of a signed URL that carries credentials, wherever an error might quote it.
+_SIGNED_QUERY = re.compile(r"\?[^\s'\"<>]*X-Amz-[^\s'\"<>]*")
+
+
+class _Transient(Exception):
+    """A try that met a fault worth another (its text says which)."""
+
+
+def _signer(region: str | None) -> Any:
+    """boto3's S3 client, made once per region and endpoint (its making costs tens of ms)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    return _client(region, endpoint)
 
 
 @cache
-def _s3_client(region: str | None) -> Any:
+def _client(region: str | None, endpoint: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    # Standard mode retries throttling and 5xx with backoff before we see an error.
-    config = Config(retries={"mode": "standard"}, max_pool_connections=UPLOAD_THREADS)
-    return boto3.client("s3", region_name=region, config=config)
-
-
-@cache
-def _uploads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="s3-put")
+    config = Config(signature_version="s3v4")
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
 
 
 def attachment_keys(score_result_id: str, attempt: int = 1) -> tuple[str, str]:
@@ -42,43 +87,185 @@ def attachment_keys(score_result_id: str, attempt: int = 1) -> tuple[str, str]:
     return f"{prefix}/trace.json", f"{prefix}/log.txt"
 
 
-def _put(region: str | None, bucket: str, key: str, body: bytes, content_type: str) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
+class AttachmentStore:
+    """PUTs to one bucket over one aiohttp session (opened on the first upload, in the loop
+    that uses it); `close()` it when done."""
 
-    try:
-        _s3_client(region).put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
-    except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            message = (
-                f"storing s3://{bucket}/{key} failed: {error.get('Code')}: {error.get('Message')}"
+    def __init__(
+        self,
+        region: str | None,
+        bucket: str,
+        *,
+        retry_base_seconds: float = RETRY_BASE_SECONDS,
+        timeout_seconds: float = PUT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.region, self.bucket = region, bucket
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(PUT_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=retry_base_seconds, max=RETRY_MAX_SECONDS),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        self.retry_count = 0
+        # PUTs signed ahead, by key: (time.monotonic() when signed, URL), oldest first.
+        self._signed: dict[str, tuple[float, str]] = {}
+
+    def sign_ahead(self, score_result_id: str, attempt: int = 1) -> None:
+        """Sign a result's two PUTs in the event loop's next turn. Called as its scoring
+        begins, the signing (about 0.2 ms of CPU a URL) runs while the model works, rather
+        than in the burst of uploads that follows a burst of answers (at 64 jobs in flight
+        that burst was the upload's wait)."""
+        keys = attachment_keys(score_result_id, attempt)
+        asyncio.get_running_loop().call_soon(self._sign_keys, keys)
+
+    def _sign_keys(self, keys: tuple[str, str]) -> None:
+        now = time.monotonic()
+        while self._signed:  # forget URLs signed for results never uploaded
+            oldest = next(iter(self._signed))
+            if now - self._signed[oldest][0] < SIGNED_AHEAD_SECONDS:
+                break
+            del self._signed[oldest]
+        for key, content_type in zip(keys, (TRACE_TYPE, LOG_TYPE), strict=True):
+            try:
+                self._signed[key] = (now, self._sign(key, content_type))
+            except AttachmentError:
+                return  # the upload signs again, and fails the job that needs it
+
+    def _sign(self, key: str, content_type: str) -> str:
+        try:
+            url: str = _signer(self.region).generate_presigned_url(
+                "put_object",
+                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+                ExpiresIn=URL_SECONDS,
             )
+        except Exception as exc:  # no credentials, a bad region: the setup's fault
+            where = f"storing s3://{self.bucket}/{key} failed"
+            raise AttachmentError(f"{where}: {type(exc).__name__}: {exc}") from None
+        return url
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def upload(
+        self, score_result_id: str, trace: dict[str, Any], log_text: str, attempt: int = 1
+    ) -> list[str]:
+        """Store both files (concurrently) and return their keys."""
+        trace_key, log_key = attachment_keys(score_result_id, attempt)
+        # Compact: json's C encoder does not indent (indent=2 took the pure-Python encoder,
+        # 0.8 ms a job); whoever reads a trace parses it.
+        trace_body = json.dumps(trace, default=str, separators=(",", ":")).encode()
+        # Both PUTs end before an error is raised: none is left running on a session its
+        # caller is about to close.
+        outcomes = await asyncio.gather(
+            self.put(trace_key, trace_body, TRACE_TYPE),
+            self.put(log_key, log_text.encode(), LOG_TYPE),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [trace_key, log_key]
+
+    async def put(self, key: str, body: bytes, content_type: str) -> None:
+        where = f"storing s3://{self.bucket}/{key} failed"
+        signed = self._signed.pop(key, None)
+        if signed is not None and time.monotonic() - signed[0] < SIGNED_AHEAD_SECONDS:
+            url = signed[1]
         else:
-            message = f"storing s3://{bucket}/{key} failed: {exc}"
-        # An outage that outlasted boto3's retries is not the job's fault: it goes back.
-        raise (ServiceUnavailable if is_transient(exc) else AttachmentError)(message) from None
+            url = self._sign(key, content_type)
+        try:
+            await self._send_retrying(url, where, body, content_type)
+        except _Transient as exc:
+            # An outage that outlasted the retries is not the job's fault: it goes back.
+            raise ServiceUnavailable(f"{where}: {exc}") from None
+
+    async def _send_retrying(self, url: str, where: str, body: bytes, content_type: str) -> None:
+        """One send; tenacity only once it met a fault worth another try (its loop costs
+        CPU on every try), with that fault replayed as its first attempt, as the Plexus API
+        client does, so the tries, waits and log lines are its own."""
+        try:
+            return await self._send(url, where, body, content_type)
+        except _Transient as exc:
+            first: list[BaseException] = [exc]
+
+        async def attempt(url: str, where: str, body: bytes, content_type: str) -> None:
+            if first:
+                raise first.pop()
+            await self._send(url, where, body, content_type)
+
+        await self._retrying(attempt, url, where, body, content_type)
+
+    async def _send(self, url: str, where: str, body: bytes, content_type: str) -> None:
+        session = self._open(url)
+        try:
+            # encoded=True: botocore signed the URL as it wrote it; yarl must not requote it.
+            async with session.put(
+                URL(url, encoded=True),
+                data=body,
+                headers={"Content-Type": content_type},
+                # A redirect names another host, which the signature does not cover.
+                allow_redirects=False,
+            ) as response:
+                status, payload = response.status, await response.read()
+        except Exception as exc:
+            fault = _describe(exc)
+            if is_transient_http(exc):
+                raise _Transient(fault) from None
+            raise AttachmentError(f"{where}: {fault}") from None
+        if status < 300:
+            return
+        code, message = _s3_error(status, payload)
+        text = f"{code}: {message}"
+        if transient_answer(status, code):
+            raise _Transient(text)
+        raise AttachmentError(f"{where}: {text}")
+
+    def _open(self, url: str) -> aiohttp.ClientSession:
+        if self._session is None:
+            # The proxy is read once, for the bucket's endpoint (every URL has the same host).
+            origin = str(URL(url).origin())
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(ssl=tls()),
+                **env_proxy(origin),
+            )
+        return self._session
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.retry_count += 1
+        exc = state.outcome.exception() if state.outcome is not None else None
+        where = state.args[1] if len(state.args) > 1 else "S3 PUT"
+        log.warning(
+            "%s: %s; retry %d of %d in %.2fs",
+            where.removesuffix(" failed"),
+            exc,
+            state.attempt_number,
+            PUT_ATTEMPTS - 1,
+            state.upcoming_sleep,
+        )
 
 
-async def upload_attachments(
-    region: str | None,
-    bucket: str,
-    score_result_id: str,
-    trace: dict[str, Any],
-    log_text: str,
-    attempt: int = 1,
-) -> list[str]:
-    """Store both files (concurrently, off the event loop) and return their keys."""
-    trace_key, log_key = attachment_keys(score_result_id, attempt)
-    # Compact: json's C encoder does not indent (indent=2 took the pure-Python encoder,
-    # 0.8 ms a job); whoever reads a trace parses it.
-    trace_body = json.dumps(trace, default=str, separators=(",", ":")).encode()
-    loop = asyncio.get_running_loop()
-    await asyncio.gather(
-        loop.run_in_executor(
-            _uploads(), _put, region, bucket, trace_key, trace_body, "application/json"
-        ),
-        loop.run_in_executor(
-            _uploads(), _put, region, bucket, log_key, log_text.encode(), "text/plain"
-        ),
-    )
-    return [trace_key, log_key]
+def _describe(exc: BaseException) -> str:
+    """An aiohttp error as text, without the signed query some of them quote."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"TimeoutError: no answer within {PUT_TIMEOUT_SECONDS:g}s"
+    return _SIGNED_QUERY.sub("?…", f"{type(exc).__name__}: {exc}")
+
+
+def _s3_error(status: int, payload: bytes) -> tuple[str, str]:
+    """S3's error code and message from its XML answer, or the HTTP status."""
+    try:
+        root = ElementTree.fromstring(payload)
+    except ElementTree.ParseError:
+        return f"HTTP {status}", payload[:200].decode("utf-8", "replace").strip() or "no body"
+    code = root.findtext("Code") or f"HTTP {status}"
+    message = root.findtext("Message") or ""
+    endpoint = root.findtext("Endpoint")
+    if endpoint:  # PermanentRedirect: the bucket answers at another region's endpoint
+        message = f"{message} (S3 names the endpoint {endpoint})"
+    return code, message

@@ -1,7 +1,8 @@
-"""Which boto3 errors are a service's passing trouble rather than the request's fault.
+"""Which AWS errors are a service's passing trouble rather than the request's fault.
 
-boto3's standard retry mode has already retried these when the caller sees them; what is
-left is an outage that outlasted it, which must not fail the job (core.errors
+boto3's standard retry mode has already retried these when the caller sees them (the S3
+attachments, sent by aiohttp, retry them the same way: plexus/clients/attachments.py); what
+is left is an outage that outlasted the retries, which must not fail the job (core.errors
 ServiceUnavailable). Anything else (a missing bucket, denied access, a bad parameter) is the
 request's own fault and fails it.
 """
@@ -34,6 +35,11 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+def transient_answer(status: int, code: str | None) -> bool:
+    """An answer worth another try: a 5xx, 429, or a throttling or transient error code."""
+    return status >= 500 or status == 429 or code in _TRANSIENT_CODES
+
+
 def is_transient(exc: Exception) -> bool:
     """A connection that failed, dropped or timed out, throttling, or a 5xx answer."""
     from botocore.exceptions import ClientError, HTTPClientError
@@ -46,9 +52,5 @@ def is_transient(exc: Exception) -> bool:
     if isinstance(exc, ClientError):
         response = exc.response
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return (
-            status >= 500
-            or status == 429
-            or response.get("Error", {}).get("Code") in _TRANSIENT_CODES
-        )
+        return transient_answer(status, response.get("Error", {}).get("Code"))
     return False

@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import ssl
 from collections.abc import AsyncIterator, Callable
-from functools import cache
 from typing import Any, cast
 
-import aiohttp
 from gql import Client, GraphQLRequest
 from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import (
@@ -44,6 +40,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from plexus.clients.http import env_proxy, is_transient_http, tls
 from plexus.core.errors import ServiceUnavailable
 from plexus.core.settings import Settings
 
@@ -218,14 +215,6 @@ class ConditionFailed(Exception):
         self.retried = retried
 
 
-# aiohttp's errors worth another try: a refused, reset or dropped connection, a server that
-# closed it mid-exchange or mid-body, a timeout (aiohttp's are TimeoutErrors). Not
-# InvalidURL, a bad header or "Session is closed": a retry sends the same thing.
-_TRANSIENT_HTTP = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
-# A certificate that does not verify (or a TLS handshake refused) meets the next try too.
-_NOT_TRANSIENT_HTTP = (aiohttp.ClientSSLError,)
-
-
 def transient_fault(exc: BaseException) -> str | None:
     """A short name for a fault worth retrying, or None for one a retry cannot mend."""
     if isinstance(exc, TransportServerError):
@@ -242,7 +231,7 @@ def transient_fault(exc: BaseException) -> str | None:
         # gql wraps whatever aiohttp raised; "Session is closed" (a RuntimeError) is not
         # transient and must not be retried.
         cause = exc.__cause__
-        if isinstance(cause, _TRANSIENT_HTTP) and not isinstance(cause, _NOT_TRANSIENT_HTTP):
+        if cause is not None and is_transient_http(cause):
             return f"{type(cause).__name__}: {cause}" if str(cause) else _timeout(cause)
         return None
     if isinstance(exc, TimeoutError):
@@ -256,38 +245,6 @@ def _timeout(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "TimeoutError: no answer within PLEXUS_API_TIMEOUT_SECONDS"
     return type(exc).__name__
-
-
-def _env_proxy(url: str) -> dict[str, Any]:
-    """The proxy HTTPS_PROXY / HTTP_PROXY name for the API (none where NO_PROXY says so), as
-    httpx (this client's transport before) and boto3 honour them. Read once, here, with
-    aiohttp's own reading of them: its `trust_env` reads them again on every request, in a
-    thread (+320 µs of CPU a request, measured)."""
-    from aiohttp.helpers import get_env_proxy_for_url
-    from yarl import URL
-
-    try:
-        proxy, auth = get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return {}
-    return {"proxy": proxy, "proxy_auth": auth}
-
-
-def _tls() -> ssl.SSLContext | bool:
-    """The CA bundle: the one SSL_CERT_FILE or SSL_CERT_DIR names (the image names Nix's),
-    through aiohttp's default context (made at its import, from the environment then), else
-    certifi's, as httpx had it: a Python without system certificates (python.org's on
-    macOS) still verifies the API."""
-    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
-        return True
-    return _certifi_context()
-
-
-@cache
-def _certifi_context() -> ssl.SSLContext:
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -349,8 +306,8 @@ class PlexusApi:
             url=settings.api_url,
             headers={"x-api-key": settings.api_key.get()},
             timeout=settings.api_timeout_seconds,  # type: ignore[arg-type]  # gql says int
-            ssl=_tls(),
-            client_session_args=_env_proxy(settings.api_url),
+            ssl=tls(),
+            client_session_args=env_proxy(settings.api_url),
         )
         self._client = Client(
             transport=transport,

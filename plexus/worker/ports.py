@@ -54,7 +54,10 @@ class Scorer(Protocol):
 
 
 class ResultFiles(Protocol):
-    """Where a score result's trace.json and log.txt go; answers the attachment keys."""
+    """Where a score result's trace.json and log.txt go; answers the attachment keys.
+    `sign_ahead` is told as the scoring begins, so that work can be done while it runs."""
+
+    def sign_ahead(self, result_id: str, attempt: int) -> None: ...
 
     async def upload(
         self, result_id: str, trace: dict[str, Any], log_text: str, attempt: int

@@ -199,15 +199,20 @@ class JobProcessor:
         )
         self._remaining = remaining_seconds
         self._scorer = scorer
-        self.files = files or S3ResultFiles(settings)
+        # Whatever the processor opens (the output store, the S3 connections) is closed by
+        # close().
+        self._resources = AsyncExitStack()
+        if files is None:
+            s3_files = S3ResultFiles(settings)
+            self._resources.push_async_callback(s3_files.close)
+            files = s3_files
+        self.files = files
         if responses is None and settings.response_queue_url is not None:
             responses = SqsResponses(settings.region, settings.response_queue_url)
         self.responses = responses
         self.content = content or UrlContent(settings)
         self._store = store
         self._store_lock = asyncio.Lock()
-        # Whatever the processor opens (the output store) is closed by close().
-        self._resources = AsyncExitStack()
         # A service's error message may echo a key back; never store one in a job.
         self._redact = job_log.RedactingFilter(settings.secrets()).redact
         # Each job's log lines become its log.txt, whoever runs the processor.
@@ -400,6 +405,9 @@ class JobProcessor:
                 context = await self._load(claim)
             if context.cached is not None:
                 return await self._complete_from_cache(claim, context.cached)
+            result_id = score_result_id(claim.job_id)
+            # The attachments' PUTs are signed while the model works.
+            self.files.sign_ahead(result_id, claim.attempt)
             with timings.step("score"):
                 scored = await self._score(claim, context)
             lines.extend(scored.lines)
@@ -413,7 +421,6 @@ class JobProcessor:
                 classification.value,
                 scored.source,
             )
-            result_id = score_result_id(claim.job_id)
             trace = _trace(claim, context, result_id, scored, timings)
             with timings.step("attachments"):
                 attachments = await self._upload(result_id, trace, lines)

@@ -6,30 +6,48 @@ Each imports its client module on first use, so the empty poll imports none of t
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plexus.clients.plexus_api import parse_json
 from plexus.core.errors import JobError
 from plexus.core.settings import Settings, require
 
+if TYPE_CHECKING:
+    from plexus.clients.attachments import AttachmentStore
+
 
 class S3ResultFiles:
+    """trace.json and log.txt in the attachments bucket, over one connection pool that
+    `close()` ends (the processor that made it closes it)."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._store: AttachmentStore | None = None
+
+    def sign_ahead(self, result_id: str, attempt: int) -> None:
+        if self.settings.bucket is not None:  # else the upload names the missing setting
+            self._attachments().sign_ahead(result_id, attempt)
 
     async def upload(
         self, result_id: str, trace: dict[str, Any], log_text: str, attempt: int
     ) -> list[str]:
-        from plexus.clients.attachments import upload_attachments
+        return await self._attachments().upload(result_id, trace, log_text, attempt=attempt)
 
-        bucket = require(
-            self.settings.bucket,
-            "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME",
-            "score results' trace and log go to this bucket",
-        )
-        return await upload_attachments(
-            self.settings.region, bucket, result_id, trace, log_text, attempt=attempt
-        )
+    def _attachments(self) -> AttachmentStore:
+        if self._store is None:
+            from plexus.clients.attachments import AttachmentStore
+
+            bucket = require(
+                self.settings.bucket,
+                "AMPLIFY_STORAGE_SCORERESULTATTACHMENTS_BUCKET_NAME",
+                "score results' trace and log go to this bucket",
+            )
+            self._store = AttachmentStore(self.settings.region, bucket)
+        return self._store
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
 
 
 class SqsResponses:

@@ -1,4 +1,4 @@
-"""The Plexus API client over HTTPS (plexus/clients/plexus_api.py `_tls`): it verifies the
+"""The Plexus API client over HTTPS (plexus/clients/http.py `tls`): it verifies the
 server against the bundle SSL_CERT_FILE names (the image names Nix's), else against
 certifi's, and a certificate it cannot verify is an error at once, not a retried fault."""
 

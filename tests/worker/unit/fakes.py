@@ -111,6 +111,9 @@ class FakeApi:
 class FakeFiles:
     stored: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
+    def sign_ahead(self, result_id: str, attempt: int) -> None:
+        pass
+
     async def upload(
         self, result_id: str, trace: dict[str, Any], log_text: str, attempt: int
     ) -> list[str]:
