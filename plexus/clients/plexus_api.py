@@ -17,9 +17,10 @@ never a job's fault. A failed write condition is a normal outcome (`ConditionFai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, cast
 
 from gql import Client, GraphQLRequest
@@ -412,20 +413,22 @@ class PlexusApi:
 
     async def claimable_jobs(
         self, account_id: str, since: str, lease_cutoff: str, page_size: int = 100
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """PENDING jobs, and IN_PROGRESS jobs whose lease ended before `lease_cutoff`, of
-        those created at or after `since`, oldest first. Pages are read as they are needed,
-        and kept small: a listing goes stale while its jobs are worked, and each stale
-        entry costs a refused claim, while workers race for the same account."""
+        those created at or after `since`, oldest first. Pages are read one ahead of the
+        caller, and kept small: a listing goes stale while its jobs are worked, and each
+        stale entry costs a refused claim, while workers race for the same account. A
+        caller that stops early closes the iterator (`contextlib.aclosing`), which cancels
+        the read ahead."""
         job_filter = {
             "or": [
                 {"status": {"eq": "PENDING"}},
                 {"and": [{"status": {"eq": "IN_PROGRESS"}}, {"startedAt": {"lt": lease_cutoff}}]},
             ]
         }
-        token: str | None = None
-        while True:
-            data = await self._execute(
+
+        def page(token: str | None) -> Awaitable[dict[str, Any]]:
+            return self._execute(
                 Q_JOBS_BY_ACCOUNT,
                 accountId=account_id,
                 since=since,
@@ -433,13 +436,30 @@ class PlexusApi:
                 limit=page_size,
                 nextToken=token,
             )
-            page = data["listScoringJobByAccountIdAndCreatedAt"]
-            for job in page["items"]:
-                if job is not None:
-                    yield job
-            token = page.get("nextToken")
-            if not token:
-                return
+
+        data = await page(None)
+        following: asyncio.Future[dict[str, Any]] | None = None
+        try:
+            while True:
+                listing = data["listScoringJobByAccountIdAndCreatedAt"]
+                token = listing.get("nextToken")
+                # The next page is read while this one's jobs are claimed (one page ahead,
+                # no more): waiting for it after the last job held back every slot that
+                # freed meanwhile, a round trip per page.
+                following = asyncio.ensure_future(page(token)) if token else None
+                for job in listing["items"]:
+                    if job is not None:
+                        yield job
+                if following is None:
+                    return
+                data = await following
+                following = None
+        finally:
+            if following is not None:  # the caller stopped early: the read is not wanted
+                following.cancel()
+                await asyncio.wait([following])  # ended before the caller closes the client
+                if not following.cancelled():
+                    following.exception()  # retrieved: a read that failed is not reported
 
     async def get_job(self, job_id: str) -> dict[str, Any] | None:
         return _record((await self._execute(Q_JOB, id=job_id))["getScoringJob"])

@@ -7,7 +7,7 @@ in-memory fakes (tests/worker/unit/).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
 from plexus.worker.scoring import Scored, ScoreHost, ScoreRequest
@@ -20,7 +20,7 @@ class JobsApi(Protocol):
 
     def claimable_jobs(
         self, account_id: str, since: str, lease_cutoff: str
-    ) -> AsyncIterator[dict[str, Any]]: ...
+    ) -> AsyncGenerator[dict[str, Any], None]: ...
 
     async def get_job(self, job_id: str) -> dict[str, Any] | None: ...
 

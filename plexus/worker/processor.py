@@ -30,8 +30,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from contextlib import AsyncExitStack, aclosing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -317,24 +317,27 @@ class JobProcessor:
         while True:
             tasks: list[asyncio.Task[JobOutcome]] = []
             oldest: str | None = None
-            async for job in self._listed_until_failure(account_id, since, failures):
-                if job["id"] in given_back:
-                    continue
-                if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
-                    oldest = job["createdAt"]
-                await slots.acquire()
-                if failures:  # a claim failed past the retries: no new claims
-                    slots.release()
-                    break
-                if self.out_of_time():
-                    slots.release()
-                    summary.stopped_for_time = True
-                    log.warning(
-                        "less than PLEXUS_MIN_REMAINING_SECONDS=%gs left: no new claims",
-                        self.settings.min_remaining_seconds,
-                    )
-                    break
-                tasks.append(asyncio.create_task(run(job)))
+            # Closed however the loop ends, so that the listing's read ahead ends too.
+            listed = self._listed_until_failure(account_id, since, failures)
+            async with aclosing(listed):
+                async for job in listed:
+                    if job["id"] in given_back:
+                        continue
+                    if job.get("createdAt") and (oldest is None or job["createdAt"] < oldest):
+                        oldest = job["createdAt"]
+                    await slots.acquire()
+                    if failures:  # a claim failed past the retries: no new claims
+                        slots.release()
+                        break
+                    if self.out_of_time():
+                        slots.release()
+                        summary.stopped_for_time = True
+                        log.warning(
+                            "less than PLEXUS_MIN_REMAINING_SECONDS=%gs left: no new claims",
+                            self.settings.min_remaining_seconds,
+                        )
+                        break
+                    tasks.append(asyncio.create_task(run(job)))
             # Whatever stopped the listing, the jobs held are finished (or given back)
             # before the drain returns and its caller closes the API client.
             outcomes = await asyncio.gather(*tasks)
@@ -354,14 +357,16 @@ class JobProcessor:
 
     async def _listed_until_failure(
         self, account_id: str, since: str, failures: list[Exception]
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The claimable jobs; a listing that fails past the retries ends the iteration,
         its error in `failures`, so that the drain finishes the jobs it holds first."""
+        listing = self.api.claimable_jobs(
+            account_id, since, lease_cutoff(self.settings.lease_seconds)
+        )
         try:
-            async for job in self.api.claimable_jobs(
-                account_id, since, lease_cutoff(self.settings.lease_seconds)
-            ):
-                yield job
+            async with aclosing(listing):  # a drain that stops early ends the read ahead
+                async for job in listing:
+                    yield job
         except Exception as exc:
             failures.append(exc)
 

@@ -39,7 +39,7 @@ from tests.reliability.api_faults import (
     Backend,
     ScriptedFaults,
 )
-from tests.reliability.fault_proxy import CLOSE, FORWARD, FaultProxy
+from tests.reliability.fault_proxy import CLOSE, FORWARD, HOLD, FaultProxy
 from tests.worker.unit.fakes import FakeFiles, FakeResponses
 
 MAX_ATTEMPTS = 6
@@ -424,3 +424,44 @@ def test_retries_stop_short_of_the_invocations_end(lean_backend: Backend) -> Non
         assert asyncio.run(go(3.0)) == 1
         faults.script["read"] = [CLOSE] * MAX_ATTEMPTS
         assert asyncio.run(go(60.0)) == MAX_ATTEMPTS
+
+
+def test_the_listing_reads_one_page_ahead_and_a_caller_that_stops_ends_the_read(
+    lean_backend: Backend,
+) -> None:
+    """The next page is on its way while the caller holds this one's jobs (its wait held
+    back every slot that freed meanwhile); a caller that stops early leaves no read behind."""
+    from contextlib import aclosing
+
+    from plexus.worker.claim import lease_cutoff
+
+    account_key, _ = lean_backend.seed(6, created_at=now_iso())
+    listings: list[bytes] = []
+
+    def decide(method: str, path: str, body: bytes) -> Any:
+        if b"listScoringJobByAccountIdAndCreatedAt" in body:
+            listings.append(body)
+            if len(listings) == 3:
+                return HOLD  # the third page's read is still in flight when the caller stops
+        return FORWARD
+
+    async def go() -> tuple[int, int, list[asyncio.Task[Any]]]:
+        with FaultProxy(lean_backend.url, decide) as proxy:
+            async with SmallPages(worker_settings(proxy, lean_backend)) as api:
+                account_id = await api.account_id(account_key)
+                jobs = api.claimable_jobs(account_id, "2000-01-01T00:00:00.000Z", lease_cutoff(60))
+                async with aclosing(jobs):
+                    await anext(jobs)  # the first page's first job, held
+                    await asyncio.sleep(0.3)
+                    read_while_held = len(listings)
+                    await anext(jobs)
+                    await anext(jobs)  # the second page's first job: the third page is asked
+                    await asyncio.sleep(0.3)
+                    asked = len(listings)
+                left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                return read_while_held, asked, left
+
+    read_while_held, asked, left = asyncio.run(go())
+    assert read_while_held == 2  # page 1, and page 2 before the caller asked for it
+    assert asked == 3
+    assert left == []  # the third page's read was cancelled with the iterator
