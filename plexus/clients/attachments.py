@@ -18,12 +18,12 @@ session token): it never reaches an error, a log line or a trace.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import re
 import time
-from functools import cache
 from typing import Any
 from xml.etree import ElementTree
 
@@ -54,6 +54,9 @@ URL_SECONDS = 900
 # A URL signed ahead serves a PUT begun within this long of its signing (300 s are left
 # for its tries), and is forgotten after it, unused (the job failed before its upload).
 SIGNED_AHEAD_SECONDS = URL_SECONDS - 300
+# And at most this many are kept (about 0.7 KB each), oldest dropped first: a run of jobs
+# that fail before their upload leaves its URLs behind. Two a job in flight fit many times.
+SIGNED_AHEAD_MAX = 2048
 TRACE_TYPE, LOG_TYPE = "application/json", "text/plain"
 # The part of a signed URL that carries credentials, wherever an error might quote it.
 _SIGNED_QUERY = re.compile(r"\?[^\s'\"<>]*X-Amz-[^\s'\"<>]*")
@@ -63,19 +66,33 @@ class _Transient(Exception):
     """A try that met a fault worth another (its text says which)."""
 
 
+# boto3's S3 clients, by region and endpoint: made once (tens of ms, boto3's import first).
+_signers: dict[tuple[str | None, str | None], Any] = {}
+
+
+def _signer_key(region: str | None) -> tuple[str | None, str | None]:
+    return region, os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
 def _signer(region: str | None) -> Any:
-    """boto3's S3 client, made once per region and endpoint (its making costs tens of ms)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    return _client(region, endpoint)
+    key = _signer_key(region)
+    client = _signers.get(key)
+    if client is None:
+        import boto3
+        from botocore.config import Config
 
-
-@cache
-def _client(region: str | None, endpoint: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(signature_version="s3v4")
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
+        # A session of its own: boto3's default one is not safe to make from two threads.
+        client = boto3.session.Session().client(
+            "s3", region_name=region, endpoint_url=key[1], config=Config(signature_version="s3v4")
+        )
+        _signers[key] = client
+        # Made once a container, most often after the score processes were forked (which
+        # froze what was alive then): its thousands of objects (the service model, the
+        # endpoint rules) are frozen too, or every full collection walks them again
+        # (measured: 3 % of bench/throughput.py's jobs/s at 64). As at a fork, a cycle among
+        # the objects alive now is never collected; this happens once.
+        gc.freeze()
+    return client
 
 
 def attachment_keys(score_result_id: str, attempt: int = 1) -> tuple[str, str]:
@@ -118,6 +135,8 @@ class AttachmentStore:
         begins, the signing (about 0.2 ms of CPU a URL) runs while the model works, rather
         than in the burst of uploads that follows a burst of answers (at 64 jobs in flight
         that burst was the upload's wait)."""
+        if _signer_key(self.region) not in _signers:
+            return  # the container's first upload makes boto3's client, off the loop
         keys = attachment_keys(score_result_id, attempt)
         asyncio.get_running_loop().call_soon(self._sign_keys, keys)
 
@@ -125,7 +144,8 @@ class AttachmentStore:
         now = time.monotonic()
         while self._signed:  # forget URLs signed for results never uploaded
             oldest = next(iter(self._signed))
-            if now - self._signed[oldest][0] < SIGNED_AHEAD_SECONDS:
+            young = now - self._signed[oldest][0] < SIGNED_AHEAD_SECONDS
+            if young and len(self._signed) < SIGNED_AHEAD_MAX - 1:
                 break
             del self._signed[oldest]
         for key, content_type in zip(keys, (TRACE_TYPE, LOG_TYPE), strict=True):
@@ -155,6 +175,10 @@ class AttachmentStore:
         self, score_result_id: str, trace: dict[str, Any], log_text: str, attempt: int = 1
     ) -> list[str]:
         """Store both files (concurrently) and return their keys."""
+        if _signer_key(self.region) not in _signers:
+            # boto3's import and client, once a container, in a thread: the event loop goes
+            # on with the other jobs (and a cold start's first fork is not held up).
+            await asyncio.to_thread(_signer, self.region)
         trace_key, log_key = attachment_keys(score_result_id, attempt)
         # Compact: json's C encoder does not indent (indent=2 took the pure-Python encoder,
         # 0.8 ms a job); whoever reads a trace parses it.

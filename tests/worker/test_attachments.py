@@ -208,3 +208,60 @@ def test_the_proxy_the_environment_names_is_used(
 
     keys = asyncio.run(run())
     assert sorted(seen) == sorted(f"PUT /{BUCKET}/{key}" for key in keys)
+
+
+def test_urls_signed_ahead_serve_the_upload_once_and_are_forgotten_unused(
+    aws: dict[str, str], s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result's PUTs are signed as its scoring begins (in the loop's next turn); its upload
+    uses them, and URLs of results never uploaded are dropped, oldest first, past a bound."""
+    from plexus.clients import attachments
+
+    signed: list[str] = []
+    sign = AttachmentStore._sign
+
+    def counting(self: AttachmentStore, key: str, content_type: str) -> str:
+        signed.append(key)
+        return sign(self, key, content_type)
+
+    monkeypatch.setattr(AttachmentStore, "_sign", counting)
+    monkeypatch.setattr(attachments, "SIGNED_AHEAD_MAX", 4)
+    monkeypatch.setattr(attachments, "_signers", {})  # a new container: no boto3 client yet
+    uploader = store()
+
+    async def go() -> None:
+        try:
+            # Nothing is signed ahead before the first upload has made boto3's client (in a
+            # thread): a cold start's first job does not wait for boto3 on the event loop.
+            uploader.sign_ahead("result-6")
+            await asyncio.sleep(0)
+            assert signed == []
+            await uploader.upload("result-6", {}, "", 1)
+            assert len(signed) == 2
+            uploader.sign_ahead("result-7")
+            assert len(signed) == 2  # not in the caller's turn: its scoring goes out first
+            await asyncio.sleep(0)
+            assert len(signed) == 4
+            keys = await uploader.upload("result-7", {"value": "No"}, "", 1)
+            assert len(signed) == 4  # the upload used them
+            assert s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read() == b'{"value":"No"}'
+            for result in ("result-8", "result-9", "result-10"):  # never uploaded
+                uploader.sign_ahead(result)
+                await asyncio.sleep(0)
+            assert len(uploader._signed) <= 4
+            assert not any("result-8/" in key for key in uploader._signed)
+            # Past its age a URL signed ahead is not used: the upload signs anew.
+            monkeypatch.setattr(attachments, "SIGNED_AHEAD_SECONDS", 0)
+            await uploader.upload("result-10", {}, "", 1)
+            assert (
+                signed[-2:]
+                == [
+                    "scoreresults/result-10/trace.json",
+                    "scoreresults/result-10/log.txt",
+                ]
+                and len(signed) == 4 + 6 + 2
+            )
+        finally:
+            await uploader.close()
+
+    asyncio.run(go())
