@@ -86,11 +86,11 @@ def _signer(region: str | None) -> Any:
             "s3", region_name=region, endpoint_url=key[1], config=Config(signature_version="s3v4")
         )
         _signers[key] = client
-        # Made once a container, most often after the score processes were forked (which
-        # froze what was alive then): its thousands of objects (the service model, the
-        # endpoint rules) are frozen too, or every full collection walks them again
-        # (measured: 3 % of bench/throughput.py's jobs/s at 64). As at a fork, a cycle among
-        # the objects alive now is never collected; this happens once.
+        # Made once a container, before the score pool's first fork (which freezes what is
+        # alive), or later without one: its thousands of objects (the service model, the
+        # endpoint rules) are frozen here too, or every full collection walks them again
+        # (measured: 3 % of bench/throughput.py's jobs/s at 64 when made after the fork). As
+        # at a fork, a cycle among the objects alive now is never collected; this is once.
         gc.freeze()
     return client
 
@@ -129,6 +129,12 @@ class AttachmentStore:
         self.retry_count = 0
         # PUTs signed ahead, by key: (time.monotonic() when signed, URL), oldest first.
         self._signed: dict[str, tuple[float, str]] = {}
+
+    def prepare(self) -> None:
+        """Make boto3's client now (its import and the S3 model: 150 ms with bytecode, once a
+        container); blocking, so from a thread. The score pool runs it before its first
+        fork (plexus/worker/score_pool.py `before_fork`)."""
+        _signer(self.region)
 
     def sign_ahead(self, score_result_id: str, attempt: int = 1) -> None:
         """Sign a result's two PUTs in the event loop's next turn. Called as its scoring
@@ -176,8 +182,8 @@ class AttachmentStore:
     ) -> list[str]:
         """Store both files (concurrently) and return their keys."""
         if _signer_key(self.region) not in _signers:
-            # boto3's import and client, once a container, in a thread: the event loop goes
-            # on with the other jobs (and a cold start's first fork is not held up).
+            # Not prepared before a fork (a scorer without processes): boto3's import and
+            # client in a thread, so that the event loop goes on with the other jobs.
             await asyncio.to_thread(_signer, self.region)
         trace_key, log_key = attachment_keys(score_result_id, attempt)
         # Compact: json's C encoder does not indent (indent=2 took the pure-Python encoder,

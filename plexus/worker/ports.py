@@ -55,7 +55,10 @@ class Scorer(Protocol):
 
 class ResultFiles(Protocol):
     """Where a score result's trace.json and log.txt go; answers the attachment keys.
+    `prepare` makes what the first upload needs (blocking: run it in a thread);
     `sign_ahead` is told as the scoring begins, so that work can be done while it runs."""
+
+    def prepare(self) -> None: ...
 
     def sign_ahead(self, result_id: str, attempt: int) -> None: ...
 

@@ -237,12 +237,16 @@ class JobProcessor:
             from plexus.scores.run import ScoringSettings
             from plexus.worker.score_pool import shared_pool
 
-            self._scorer = shared_pool(
+            pool = shared_pool(
                 ScoringSettings.from_settings(self.settings),
                 limit_seconds=self.settings.score_timeout_seconds,
                 keep=self.settings.concurrency,
                 processes=self.settings.processes,
             )
+            # The uploads' client is made before the first fork: shared with the score
+            # processes, and off the event loop.
+            pool.before_fork("attachments", self.files.prepare)
+            self._scorer = pool
         return self._scorer
 
     async def output_store(self) -> OutputStore | None:

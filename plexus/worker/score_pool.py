@@ -47,7 +47,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -421,10 +421,15 @@ def _import_engine() -> None:
         importlib.import_module(name)
 
 
-def _prepare(configuration: str | None, engine: bool) -> None:
+def _prepare(configuration: str | None, engine: bool, needs: dict[str, Callable[[], None]]) -> None:
     if engine:
         _import_engine()
     _import_model_clients(configuration)
+    for name, need in needs.items():
+        try:
+            need()
+        except Exception as exc:  # what needed it meets the error again, and reports it
+            log.warning("preparing %s before a fork failed: %s", name, exc)
 
 
 def _import_model_clients(configuration: str | None) -> None:
@@ -556,6 +561,7 @@ class ScorePool:
         self._watchdog: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._forking: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._parent_needs: dict[str, Callable[[], None]] = {}
         self.reruns = 0  # jobs run again after their process was stopped for another's fault
 
     def pids(self) -> list[int]:
@@ -600,6 +606,14 @@ class ScorePool:
             return None
         return least
 
+    def before_fork(self, name: str, prepare: Callable[[], None]) -> None:
+        """Run `prepare` (what this process itself will need: the attachments' boto3 client)
+        before the next fork, in the thread and under the lock of the engine's imports: the
+        forks share what it makes, and none is forked while another thread imports (a child
+        would inherit a module lock held by that thread). One pending `prepare` a name."""
+        if not self._procs:
+            self._parent_needs[name] = prepare
+
     async def _pick(self, request: ScoreRequest) -> _Process:
         if os.getpid() != self._owner:
             raise RuntimeError("a score pool belongs to the process that made it")
@@ -618,7 +632,8 @@ class ScorePool:
                 # thread, so that the jobs in flight keep being served meanwhile (the Tactus
                 # runtime takes seconds).
                 first = not self._procs
-                await asyncio.to_thread(_prepare, request.configuration, first)
+                needs, self._parent_needs = self._parent_needs, {}
+                await asyncio.to_thread(_prepare, request.configuration, first, needs)
                 least = self._start()
         return least
 

@@ -24,6 +24,10 @@ class S3ResultFiles:
         self.settings = settings
         self._store: AttachmentStore | None = None
 
+    def prepare(self) -> None:
+        if self.settings.bucket is not None:  # else the upload names the missing setting
+            self._attachments().prepare()
+
     def sign_ahead(self, result_id: str, attempt: int) -> None:
         if self.settings.bucket is not None:  # else the upload names the missing setting
             self._attachments().sign_ahead(result_id, attempt)

@@ -102,6 +102,24 @@ def test_many_jobs_share_one_process():
     assert max(seconds for _, seconds in results) < 10
 
 
+def test_what_the_worker_needs_is_made_before_the_first_fork_off_the_loop():
+    """`before_fork` (the attachments' boto3 client): run once, in the thread of the
+    engine's imports, before the first process is forked, so the forks share it and none is
+    forked while a thread imports."""
+    import threading
+
+    pool = ScorePool(ScoringSettings(), limit_seconds=30, keep=4, processes=2)
+    calls: list[tuple[int, bool]] = []
+
+    def prepare() -> None:
+        calls.append((len(pool.pids()), threading.current_thread() is threading.main_thread()))
+
+    pool.before_fork("attachments", prepare)
+    results = asyncio.run(run_all(pool, [request(n, wait=0.3) for n in range(8)]))
+    assert [value for value, _ in results] == ["Yes"] * 8
+    assert calls == [(0, False)]  # once, before any process, not on the event loop's thread
+
+
 def test_a_runaway_fails_alone_and_its_neighbours_run_again(quick_watchdog):
     pool = ScorePool(ScoringSettings(), limit_seconds=3, keep=8, processes=1)
     # The runaway first: the others are sent to the same process while it spins.

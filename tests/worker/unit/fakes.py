@@ -111,6 +111,9 @@ class FakeApi:
 class FakeFiles:
     stored: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
+    def prepare(self) -> None:
+        pass
+
     def sign_ahead(self, result_id: str, attempt: int) -> None:
         pass
 
