@@ -190,8 +190,11 @@ def main() -> int:
         samples = measure_cold_starts(
             args.runs, args.tactus_runs, eager_dir, trivial_dir, plain, compiled
         )
-        tactus_alone = import_time(compiled, args.tactus_runs, TACTUS_IMPORT)
-        breakdown = import_breakdown(compiled, TACTUS_IMPORT)
+        # --tactus-runs 0 leaves the Tactus job and its import out.
+        tactus_alone = (
+            import_time(compiled, args.tactus_runs, TACTUS_IMPORT) if args.tactus_runs else 0.0
+        )
+        breakdown = import_breakdown(compiled, TACTUS_IMPORT) if args.tactus_runs else None
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(work)], check=False)
         shutil.rmtree(work, ignore_errors=True)
@@ -231,22 +234,8 @@ def main() -> int:
             ("bytecode", "ratio", "median ms"),
         )
     )
-    tactus_job = statistics.median(samples[("pyc", "Tactus job")]["lazy"])
-    keyword_job = statistics.median(samples[("pyc", "keyword job")]["lazy"])
-    print(
-        f"\nTactus job (pyc, median of {args.tactus_runs}): {tactus_job * 1000:.0f} ms cold start, "
-        f"a keyword job {keyword_job * 1000:.0f} ms; the import of tactus's runtime alone "
-        f"(plexus.scores.tactus_runtime.load() and TactusRuntime's modules, pyc, median of "
-        f"{args.tactus_runs}): {tactus_alone * 1000:.0f} ms"
-    )
-    print(
-        "that import by package (self time under -X importtime, which adds its own overhead; "
-        f"{breakdown['modules']} modules, {breakdown['total'] * 1000:.0f} ms in all):\n"
-        + table(
-            [(name, f"{ms:.0f}", count) for name, ms, count in breakdown["packages"]],
-            ("package", "ms", "modules"),
-        )
-    )
+    if breakdown is not None:
+        print_tactus(args.tactus_runs, samples, tactus_alone, breakdown)
     ok = True
     for bytecode in BYTECODE:
         ratio = ratios[(bytecode, "empty poll")]
@@ -259,6 +248,28 @@ def main() -> int:
             )
         )
     return 0 if ok else 1
+
+
+def print_tactus(
+    runs: int, samples: dict[Any, Any], tactus_alone: float, breakdown: dict[str, Any]
+) -> None:
+    """The Tactus job's cold start beside a keyword job's, and its import by package."""
+    tactus_job = statistics.median(samples[("pyc", "Tactus job")]["lazy"])
+    keyword_job = statistics.median(samples[("pyc", "keyword job")]["lazy"])
+    print(
+        f"\nTactus job (pyc, median of {runs}): {tactus_job * 1000:.0f} ms cold start, "
+        f"a keyword job {keyword_job * 1000:.0f} ms; the import of tactus's runtime alone "
+        f"(plexus.scores.tactus_runtime.load() and TactusRuntime's modules, pyc, median of "
+        f"{runs}): {tactus_alone * 1000:.0f} ms"
+    )
+    print(
+        "that import by package (self time under -X importtime, which adds its own overhead; "
+        f"{breakdown['modules']} modules, {breakdown['total'] * 1000:.0f} ms in all):\n"
+        + table(
+            [(name, f"{ms:.0f}", count) for name, ms, count in breakdown["packages"]],
+            ("package", "ms", "modules"),
+        )
+    )
 
 
 BYTECODE = ("none", "pyc")
