@@ -3,8 +3,9 @@
 boto3 signs each PUT (`generate_presigned_url`: its credentials, endpoint resolution and
 SigV4) and aiohttp sends it on the worker's event loop. boto3's own `put_object` blocks: it
 took a thread per PUT, and at 64 jobs in flight those threads cost 3.1 ms of CPU a job and
-held the GIL the event loop needed (bench/throughput.py: 63 % of ideal with them, 80 %
-without; docs/PERFORMANCE.md §5.1).
+held the GIL the event loop needed (bench/throughput.py at 64: 63 % of ideal with them,
+83 % with the uploads stubbed out; docs/PERFORMANCE.md §5.2). boto3's client is made once
+a container, before the score pool's first fork (`prepare`).
 
 Retries are boto3's standard mode's: 3 tries, exponential backoff with full jitter (base 1 s,
 at most 20 s), on a connection that failed, dropped or timed out, on 429 and 5xx, and on
@@ -142,7 +143,7 @@ class AttachmentStore:
         than in the burst of uploads that follows a burst of answers (at 64 jobs in flight
         that burst was the upload's wait)."""
         if _signer_key(self.region) not in _signers:
-            return  # the container's first upload makes boto3's client, off the loop
+            return  # not made yet: `prepare` or the first upload makes it, off the loop
         keys = attachment_keys(score_result_id, attempt)
         asyncio.get_running_loop().call_soon(self._sign_keys, keys)
 
