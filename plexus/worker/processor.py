@@ -232,7 +232,8 @@ class JobProcessor:
 
     @property
     def scorer(self) -> Scorer:
-        """The container's score processes (made on the first job, not on an empty poll)."""
+        """The container's score processes (made on the first job, not on an empty poll;
+        from the event loop: the pool begins what its first fork needs)."""
         if self._scorer is None:
             from plexus.scores.run import ScoringSettings
             from plexus.worker.score_pool import shared_pool
@@ -244,8 +245,9 @@ class JobProcessor:
                 processes=self.settings.processes,
             )
             # The uploads' client is made before the first fork: shared with the score
-            # processes, and off the event loop.
+            # processes, and off the event loop; begun now, in the background.
             pool.before_fork("attachments", self.files.prepare)
+            pool.prepare_soon()
             self._scorer = pool
         return self._scorer
 
@@ -406,6 +408,9 @@ class JobProcessor:
         return outcome
 
     async def _run(self, claim: Claim, lines: list[str]) -> JobOutcome:
+        # The first job makes the score processes' pool now, not at its scoring: what the
+        # pool's first fork needs is then made while this job's API round trips run.
+        _ = self.scorer
         lines.extend(claim.log_lines)
         log.info("job %s claimed (attempt %d)", claim.job_id, claim.attempt)
         timings = Timings()

@@ -608,11 +608,30 @@ class ScorePool:
 
     def before_fork(self, name: str, prepare: Callable[[], None]) -> None:
         """Run `prepare` (what this process itself will need: the attachments' boto3 client)
-        before the next fork, in the thread and under the lock of the engine's imports: the
+        before the first fork, in a thread and under the lock of the engine's imports: the
         forks share what it makes, and none is forked while another thread imports (a child
-        would inherit a module lock held by that thread). One pending `prepare` a name."""
+        would inherit a module lock held by that thread). One pending `prepare` a name;
+        `prepare_soon` starts them before a fork is needed."""
         if not self._procs:
             self._parent_needs[name] = prepare
+
+    def prepare_soon(self) -> None:
+        """Start the pending `before_fork` work now, in the background (a job was claimed:
+        its API round trips hide it), so that the first fork finds it done."""
+        if self._parent_needs and not self._procs:
+            self._spawn(self._prepare_needs())
+
+    async def _prepare_needs(self) -> None:
+        async with self._fork_lock():
+            needs, self._parent_needs = self._parent_needs, {}
+            if needs:
+                await asyncio.to_thread(_prepare, None, False, needs)
+
+    def _fork_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._forking is None or self._forking[0] is not loop:
+            self._forking = (loop, asyncio.Lock())
+        return self._forking[1]
 
     async def _pick(self, request: ScoreRequest) -> _Process:
         if os.getpid() != self._owner:
@@ -620,12 +639,9 @@ class ScorePool:
         least = self._least_busy()
         if least is not None:
             return least
-        loop = asyncio.get_running_loop()
-        if self._forking is None or self._forking[0] is not loop:
-            self._forking = (loop, asyncio.Lock())
         # One import-and-fork at a time, never a fork while this process imports (a child
         # would inherit a module lock held by the importing thread).
-        async with self._forking[1]:
+        async with self._fork_lock():
             least = self._least_busy()
             if least is None:
                 # What the processes will need, imported before they are forked: in a

@@ -119,6 +119,19 @@ def test_what_the_worker_needs_is_made_before_the_first_fork_off_the_loop():
     assert [value for value, _ in results] == ["Yes"] * 8
     assert calls == [(0, False)]  # once, before any process, not on the event loop's thread
 
+    # Begun ahead (`prepare_soon`, on a container's first claim): done before the first
+    # fork, which waits for it rather than running it again.
+    calls.clear()
+    pool = ScorePool(ScoringSettings(), limit_seconds=30, keep=4, processes=2)
+
+    async def ahead() -> list[Any]:
+        pool.before_fork("attachments", prepare)
+        pool.prepare_soon()
+        return await run_all(pool, [request(n) for n in range(4)])
+
+    assert [value for value, _ in asyncio.run(ahead())] == ["Yes"] * 4
+    assert calls == [(0, False)]
+
 
 def test_a_runaway_fails_alone_and_its_neighbours_run_again(quick_watchdog):
     pool = ScorePool(ScoringSettings(), limit_seconds=3, keep=8, processes=1)
