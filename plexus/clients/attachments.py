@@ -39,7 +39,7 @@ from tenacity import (
 from yarl import URL
 
 from plexus.clients.aws_faults import transient_answer
-from plexus.clients.http import env_proxy, is_transient_http, tls
+from plexus.clients.http import env_proxy, is_transient_http, send_then_retry, tls
 from plexus.core.errors import AttachmentError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,10 @@ _SIGNED_QUERY = re.compile(r"\?[^\s'\"<>]*X-Amz-[^\s'\"<>]*")
 
 class _Transient(Exception):
     """A try that met a fault worth another (its text says which)."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, _Transient)
 
 
 # boto3's S3 clients, by region and endpoint: made once (tens of ms, boto3's import first).
@@ -210,26 +214,12 @@ class AttachmentStore:
         else:
             url = self._sign(key, content_type)
         try:
-            await self._send_retrying(url, where, body, content_type)
+            await send_then_retry(
+                self._retrying, _is_transient, self._send, url, where, body, content_type
+            )
         except _Transient as exc:
             # An outage that outlasted the retries is not the job's fault: it goes back.
             raise ServiceUnavailable(f"{where}: {exc}") from None
-
-    async def _send_retrying(self, url: str, where: str, body: bytes, content_type: str) -> None:
-        """One send; tenacity only once it met a fault worth another try (its loop costs
-        CPU on every try), with that fault replayed as its first attempt, as the Plexus API
-        client does, so the tries, waits and log lines are its own."""
-        try:
-            return await self._send(url, where, body, content_type)
-        except _Transient as exc:
-            first: list[BaseException] = [exc]
-
-        async def attempt(url: str, where: str, body: bytes, content_type: str) -> None:
-            if first:
-                raise first.pop()
-            await self._send(url, where, body, content_type)
-
-        await self._retrying(attempt, url, where, body, content_type)
 
     async def _send(self, url: str, where: str, body: bytes, content_type: str) -> None:
         session = self._open(url)

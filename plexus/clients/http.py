@@ -1,14 +1,21 @@
 """What the worker's aiohttp clients (the Plexus API, S3 attachments) share: which errors
-are worth another try, the proxy the environment names, and the CA bundle."""
+are worth another try, how a send is retried, the proxy the environment names, and the CA
+bundle."""
 
 from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying
+
+T = TypeVar("T")
 
 # aiohttp's errors worth another try: a refused, reset or dropped connection, a server that
 # closed it mid-exchange or mid-body, a timeout (aiohttp's are TimeoutErrors). Not
@@ -52,3 +59,29 @@ def _certifi_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+async def send_then_retry(
+    retrying: AsyncRetrying,
+    retryable: Callable[[BaseException], bool],
+    send: Callable[..., Awaitable[T]],
+    *args: Any,
+) -> T:
+    """One send; tenacity only once it failed with a fault worth retrying (its loop around
+    every request cost a fifth of the API client's CPU: it inspects each strategy for a
+    coroutine on every attempt). The first failure is replayed to tenacity as its first
+    attempt, so the attempts, waits, deadline and log lines (`state.args` are `args`) are
+    its own."""
+    try:
+        return await send(*args)
+    except Exception as exc:
+        if not retryable(exc):
+            raise
+        first: list[BaseException] = [exc]
+
+    async def attempt(*args: Any) -> T:
+        if first:
+            raise first.pop()
+        return await send(*args)
+
+    return cast("T", await retrying(attempt, *args))

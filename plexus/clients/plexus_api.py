@@ -41,7 +41,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from plexus.clients.http import env_proxy, is_transient_http, tls
+from plexus.clients.http import env_proxy, is_transient_http, send_then_retry, tls
 from plexus.core.errors import ServiceUnavailable
 from plexus.core.settings import Settings
 
@@ -358,7 +358,7 @@ class PlexusApi:
         bound = request.bind(variables)
         sends = [0]
         try:
-            return await self._send_retrying(bound, sends)
+            return await send_then_retry(self._retrying, _is_retryable, self._send, bound, sends)
         except TransportQueryError as exc:
             if CONDITION_FAILED in _error_types(exc):
                 raise ConditionFailed(str(exc), retried=sends[0] > 1) from None
@@ -376,25 +376,6 @@ class PlexusApi:
             if transient_fault(exc) is not None:
                 raise ApiUnavailable(_gave_up(sends[0], message)) from None
             raise ApiError(message) from None
-
-    async def _send_retrying(self, request: Document, sends: list[int]) -> dict[str, Any]:
-        """One send; tenacity only once it failed with a fault worth retrying. (Its loop
-        around every request cost a fifth of the client's CPU: it inspects each strategy
-        for a coroutine on every attempt.) The first failure is replayed to tenacity as
-        its first attempt, so the attempts, waits, deadline and log lines are its own."""
-        try:
-            return await self._send(request, sends)
-        except Exception as exc:
-            if not _is_retryable(exc):
-                raise
-            first: list[BaseException] = [exc]
-
-        async def attempt(request: Document, sends: list[int]) -> dict[str, Any]:
-            if first:
-                raise first.pop()
-            return await self._send(request, sends)
-
-        return cast("dict[str, Any]", await self._retrying(attempt, request, sends))
 
     async def _send(self, request: Document, sends: list[int]) -> dict[str, Any]:
         self.request_count += 1

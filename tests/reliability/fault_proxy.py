@@ -281,9 +281,9 @@ S3_ERROR = (
 class S3UploadFaults:
     """Fails the uploads of a seeded share of score results with 500 InternalError.
 
-    The choice is by score result id, so the same upload fails on every attempt: botocore's
-    own retries of 5xx cannot get it through, nor can a later claim of the job; it fails for
-    real, as in an outage of the bucket.
+    The choice is by score result id, so the same upload fails on every attempt: the
+    upload's own retries of 5xx cannot get it through, nor can a later claim of the job; it
+    fails for real, as in an outage of the bucket.
     """
 
     rate: float

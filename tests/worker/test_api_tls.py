@@ -19,6 +19,7 @@ from aiohttp import web
 
 from plexus.clients.plexus_api import ApiError, ApiUnavailable, PlexusApi
 from plexus.core.settings import load_settings
+from tests.support.recording_proxy import recording_proxy
 
 T = TypeVar("T")
 ACCOUNT = {"listAccountByKey": {"items": [{"id": "acc-1", "key": "k", "name": "n"}]}}
@@ -120,15 +121,7 @@ def test_the_proxy_the_environment_names_is_used(monkeypatch: pytest.MonkeyPatch
         return web.json_response({"data": ACCOUNT})
 
     async def run() -> str:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", proxy)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
-            monkeypatch.delenv("NO_PROXY", raising=False)
-            monkeypatch.delenv("no_proxy", raising=False)
+        async with recording_proxy(monkeypatch, proxy):
             settings = load_settings(
                 {
                     # Resolves nowhere: only the proxy can answer for it.
@@ -139,8 +132,6 @@ def test_the_proxy_the_environment_names_is_used(monkeypatch: pytest.MonkeyPatch
             )
             async with PlexusApi(settings) as api:
                 return await asyncio.wait_for(api.account_id("k"), 30)
-        finally:
-            await runner.cleanup()
 
     assert asyncio.run(run()) == "acc-1"
     assert seen == ["POST http://plexus-api.invalid/graphql"]

@@ -21,6 +21,7 @@ from plexus.clients.attachments import PUT_ATTEMPTS, AttachmentStore
 from plexus.core.errors import AttachmentError, ServiceUnavailable
 from tests.conftest import BUCKET, REGION
 from tests.reliability.fault_proxy import CLOSE, FORWARD, RESET, Action, FaultProxy, Refuse
+from tests.support.recording_proxy import recording_proxy
 
 TOKEN = "session-token-that-must-stay-secret"
 SLOW_DOWN = (
@@ -187,15 +188,7 @@ def test_the_proxy_the_environment_names_is_used(
         return web.Response(status=200)
 
     async def run() -> list[str]:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", proxy)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{runner.addresses[0][1]}")
-            monkeypatch.delenv("NO_PROXY", raising=False)
-            monkeypatch.delenv("no_proxy", raising=False)
+        async with recording_proxy(monkeypatch, proxy):
             # Resolves nowhere: only the proxy can answer for it.
             monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://s3.invalid")
             uploader = store()
@@ -203,8 +196,6 @@ def test_the_proxy_the_environment_names_is_used(
                 return await uploader.upload("result-6", {}, "", 1)
             finally:
                 await uploader.close()
-        finally:
-            await runner.cleanup()
 
     keys = asyncio.run(run())
     assert sorted(seen) == sorted(f"PUT /{BUCKET}/{key}" for key in keys)
